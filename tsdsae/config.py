@@ -1,0 +1,186 @@
+"""Typed configuration and the named presets ``paper``, ``cpu`` and ``quick``.
+
+Every number of ../shared/SPEC.md is a field here, never a literal in code.
+:func:`load_preset` is the one way to get a configuration; it also applies the
+**quick mode** switch: with the environment variable ``TSDSAE_QUICK=1`` any
+preset shrinks its data (and, later, its epochs) so that CI and ``pytest
+--nbmake`` run the same code path in minutes. Taught in notebook 01.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import TsdsaeError
+
+QUICK_ENV = "TSDSAE_QUICK"
+
+
+def quick_mode() -> bool:
+    """True when the quick-mode switch ``TSDSAE_QUICK`` is set to a true value."""
+    return os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class DataConfig:
+    """Which dMelodies melodies are rendered, how, and how they are split (SPEC §1)."""
+
+    name: str = "instrument"
+    #: factor name -> allowed values (readable, e.g. ``{"octave": [4, 5]}``); others vary freely.
+    factors: dict[str, list] = field(
+        default_factory=lambda: {"tonic": ["C"], "octave": [4], "scale": ["major"]}
+    )
+    bar1_starts_with_note: bool = True
+    bar2_ends_with_note: bool = True
+    n_melodies: int = 3000
+    instruments: list[str] = field(default_factory=lambda: ["violin", "trumpet"])
+    val_fraction: float = 0.2
+    seed: int = 888
+    sample_rate: int = 16000
+    n_samples: int = 64000
+    tempo_bpm: float = 120.0
+    velocity: int = 90
+    #: soundfont file; None means: discover it (see tsdsae.data.render.find_soundfont).
+    soundfont: str | None = None
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`TsdsaeError` if the settings contradict each other."""
+        if self.n_melodies < len(self.instruments) or not self.instruments:
+            raise TsdsaeError(
+                f"data: n_melodies={self.n_melodies} must be at least the number of "
+                f"instruments ({len(self.instruments)}), and there must be one instrument"
+            )
+        if len(set(self.instruments)) != len(self.instruments):
+            raise TsdsaeError(f"data: instruments repeat: {self.instruments}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise TsdsaeError(f"data: val_fraction={self.val_fraction} must lie in (0, 1)")
+        if self.sample_rate <= 0 or self.n_samples <= 0 or self.tempo_bpm <= 0:
+            raise TsdsaeError("data: sample_rate, n_samples and tempo_bpm must be positive")
+        if not 1 <= self.velocity <= 127:
+            raise TsdsaeError(f"data: velocity={self.velocity} must lie in 1..127")
+
+
+@dataclass
+class FeatureConfig:
+    """The log-mel front end (SPEC §1.3): T = 251 frames of 80 bands for 4 s at 16 kHz."""
+
+    sample_rate: int = 16000
+    n_fft: int = 2048
+    hop_length: int = 256
+    n_mels: int = 80
+    f_min: float = 0.0
+    f_max: float = 8000.0
+    mel_scale: str = "htk"
+    log_eps: float = 2.2e-16
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`TsdsaeError` if the settings contradict each other."""
+        if self.f_max > self.sample_rate / 2 or not 0 <= self.f_min < self.f_max:
+            raise TsdsaeError(
+                f"features: need 0 <= f_min < f_max <= sample_rate/2, got f_min={self.f_min}, "
+                f"f_max={self.f_max}, sample_rate={self.sample_rate}"
+            )
+        if self.hop_length <= 0 or self.n_fft <= 0 or self.n_mels <= 0:
+            raise TsdsaeError("features: n_fft, hop_length and n_mels must be positive")
+        if self.mel_scale not in {"htk", "slaney"}:
+            raise TsdsaeError(f"features: mel_scale must be 'htk' or 'slaney', not {self.mel_scale!r}")
+
+    def n_frames(self, n_samples: int) -> int:
+        """Number of centred frames for a clip of ``n_samples``."""
+        return n_samples // self.hop_length + 1
+
+
+@dataclass
+class Config:
+    """A whole experiment: data and features (models and training join them later)."""
+
+    preset: str = "paper"
+    quick: bool = False
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    def validate(self) -> Config:
+        """Check every part and their agreement; return self."""
+        self.data.validate()
+        self.features.validate()
+        if self.data.sample_rate != self.features.sample_rate:
+            raise TsdsaeError(
+                f"data renders at {self.data.sample_rate} Hz but features expect "
+                f"{self.features.sample_rate} Hz"
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON view of the configuration."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        """Rebuild a configuration written by :meth:`to_dict`; unknown keys are an error."""
+        try:
+            return cls(
+                preset=d.get("preset", "custom"),
+                quick=d.get("quick", False),
+                data=DataConfig(**d.get("data", {})),
+                features=FeatureConfig(**d.get("features", {})),
+            ).validate()
+        except TypeError as e:
+            raise TsdsaeError(f"configuration has an unknown or missing field: {e}") from None
+
+
+def content_hash(*parts: Any) -> str:
+    """A short sha256 of JSON-serialisable parts (dataclasses allowed): a cache key."""
+    blob = json.dumps(
+        [dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p for p in parts],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _paper() -> Config:
+    return Config(preset="paper")
+
+
+def _cpu() -> Config:
+    # Same data and maths as the paper; the epoch budget is set with the training config.
+    return Config(preset="cpu")
+
+
+def _quick() -> Config:
+    cfg = Config(preset="quick")
+    _shrink(cfg)
+    return cfg
+
+
+def _instrument_octave() -> Config:
+    cfg = Config(preset="paper-octave")
+    cfg.data.name = "instrument-octave"
+    cfg.data.factors = {"tonic": ["C"], "octave": [4, 5], "scale": ["major"]}
+    return cfg
+
+
+PRESETS = {"paper": _paper, "cpu": _cpu, "quick": _quick, "paper-octave": _instrument_octave}
+
+#: What quick mode changes, and nothing else: a small dataset (and, later, few epochs).
+QUICK_N_MELODIES = 96
+
+
+def _shrink(cfg: Config) -> None:
+    cfg.quick = True
+    cfg.data.n_melodies = min(cfg.data.n_melodies, QUICK_N_MELODIES)
+
+
+def load_preset(name: str = "paper", *, quick: bool | None = None) -> Config:
+    """The named preset, shrunk when quick mode is on (``quick`` overrides the env switch)."""
+    if name not in PRESETS:
+        raise TsdsaeError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    cfg = PRESETS[name]()
+    if quick_mode() if quick is None else quick:
+        _shrink(cfg)
+    return cfg.validate()
