@@ -1,0 +1,129 @@
+"""Figures shared by the notebooks, with one house style (notebooks 01–05).
+
+Colours come from the Okabe–Ito palette (safe for colour-blind readers);
+every function takes an optional ``ax`` and returns it, so figures compose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .data.melodies import FACTOR_SIZES, FACTORS, N_BARS, SLOTS_PER_BAR, piano_roll
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def use_style() -> None:
+    """Apply the tutorial's matplotlib style (clean axes, readable sizes)."""
+    plt.rcParams.update({
+        "figure.dpi": 110, "savefig.dpi": 150, "font.size": 10, "axes.titlesize": 11,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": False,
+        "axes.prop_cycle": plt.cycler(color=PALETTE), "image.cmap": "magma",
+        "figure.constrained_layout.use": True,
+    })
+
+
+def note_name(pitch: int) -> str:
+    """MIDI pitch → scientific pitch name (60 → C4)."""
+    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def plot_piano_roll(labels: Sequence[int] | np.ndarray, ax: plt.Axes | None = None,
+                    color: str = PALETTE[0], title: str | None = None) -> plt.Axes:
+    """A dMelodies melody as a piano roll: eighth-note slots across, pitches up."""
+    ax = ax or plt.subplots(figsize=(7, 2.6))[1]
+    roll = piano_roll(labels)
+    pitches = np.flatnonzero(roll.any(axis=1))
+    lo, hi = pitches.min() - 2, pitches.max() + 2
+    for p in pitches:
+        for s in np.flatnonzero(roll[p]):
+            ax.add_patch(plt.Rectangle((s, p - 0.4), 0.92, 0.8, color=color))
+    n_slots = N_BARS * SLOTS_PER_BAR
+    ax.set_xlim(0, n_slots)
+    ax.set_ylim(lo, hi)
+    ax.set_xticks(np.arange(n_slots) + 0.5, [str(s % SLOTS_PER_BAR + 1) for s in range(n_slots)])
+    ax.axvline(SLOTS_PER_BAR, color="0.3", lw=1)
+    ax.set_yticks(pitches, [note_name(p) for p in pitches])
+    ax.set_xlabel("eighth-note slot (bar 1 | bar 2)")
+    ax.set_title(title or "melody")
+    return ax
+
+
+def plot_mel(features: np.ndarray, ax: plt.Axes | None = None, title: str | None = None,
+             hop_s: float = 256 / 16000, colorbar: bool = True, vmin: float | None = -20.0,
+             vmax: float | None = None) -> plt.Axes:
+    """A log-mel spectrogram (T, n_mels) with time in seconds and mel band index up."""
+    ax = ax or plt.subplots(figsize=(5, 2.6))[1]
+    feats = np.asarray(features)
+    im = ax.imshow(feats.T, origin="lower", aspect="auto", vmin=vmin, vmax=vmax,
+                   extent=(0, feats.shape[0] * hop_s, 0, feats.shape[1]))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mel band")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, label="log power", pad=0.01)
+    return ax
+
+
+def plot_mean_spectra(features: np.ndarray, groups: np.ndarray, names: Sequence[str],
+                      ax: plt.Axes | None = None) -> plt.Axes:
+    """Mean log-mel spectrum of each group (e.g. instrument), with ±1 s.d. bands."""
+    ax = ax or plt.subplots(figsize=(5, 2.8))[1]
+    for k, name in enumerate(names):
+        frames = np.asarray(features[groups == k]).reshape(-1, features.shape[-1])
+        mu, sd = frames.mean(0), frames.std(0)
+        ax.plot(mu, color=PALETTE[k % len(PALETTE)], label=name)
+        ax.fill_between(np.arange(len(mu)), mu - sd, mu + sd, color=PALETTE[k % len(PALETTE)], alpha=0.15)
+    ax.set_xlabel("mel band")
+    ax.set_ylabel("log power")
+    ax.set_title("mean spectrum per instrument")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_factor_histograms(factors: np.ndarray, names: Sequence[str] = FACTORS,
+                           axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
+    """How often each value of each dMelodies factor occurs in a set of melodies."""
+    if axes is None:
+        fig, axes = plt.subplots(1, len(names), figsize=(1.6 * len(names) + 1, 2.2), sharey=True)
+    for ax, name in zip(np.atleast_1d(axes), names, strict=True):
+        k = FACTORS.index(name)
+        counts = np.bincount(factors[:, k], minlength=FACTOR_SIZES[k])
+        ax.bar(np.arange(len(counts)), counts, color=PALETTE[0], width=0.8)
+        ax.set_title(name.replace("_", " "), fontsize=9)
+        ax.set_xticks([])
+    np.atleast_1d(axes)[0].set_ylabel("melodies")
+    return axes
+
+
+def counts_table(counts: Mapping[str, Mapping[str, int]]) -> str:
+    """A Markdown table of item counts per split and instrument (from a manifest)."""
+    splits = [s for s in counts if isinstance(counts[s], Mapping)]
+    names = list(counts[splits[0]])
+    rows = ["| split | " + " | ".join(names) + " | total |", "|---" * (len(names) + 2) + "|"]
+    for s in splits:
+        vals = [counts[s][n] for n in names]
+        rows.append(f"| {s} | " + " | ".join(map(str, vals)) + f" | {sum(vals)} |")
+    return "\n".join(rows)
+
+
+def factors_table() -> str:
+    """A Markdown table of the nine dMelodies factors and their values."""
+    from .data.melodies import FACTOR_VALUES, RHYTHMS
+
+    rows = ["| factor | values | count |", "|---|---|---|"]
+    for name, size in zip(FACTORS, FACTOR_SIZES, strict=True):
+        values = FACTOR_VALUES[name]
+        if values is RHYTHMS:
+            shown = "6 onsets out of 8 eighth slots, e.g. " + ", ".join(
+                "".join("x" if s in r else "." for s in range(8)) for r in RHYTHMS[:3]) + ", …"
+        else:
+            shown = ", ".join(map(str, values))
+        rows.append(f"| {name.replace('_', ' ')} | {shown} | {size} |")
+    return "\n".join(rows)
