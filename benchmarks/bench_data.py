@@ -67,7 +67,8 @@ def main() -> None:
         t = time.perf_counter()
         ds = build_dataset(cfg.data, cfg.features, cache_dir=tmp, workers=args.workers, progress=False)
         dt = time.perf_counter() - t
-        print(f"full build of {len(ds)} clips (render + features + write): {dt:.1f} s, {len(ds) / dt:.0f} clips/s")
+        print(f"full build of {len(ds)} clips (render + features + write): {dt:.1f} s, "
+              f"{len(ds) / dt:.0f} clips/s")
         t = time.perf_counter()
         build_dataset(cfg.data, cfg.features, cache_dir=tmp, progress=False)
         print(f"cache hit: {time.perf_counter() - t:.2f} s")

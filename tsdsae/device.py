@@ -1,0 +1,20 @@
+"""The one place that chooses where tensors live: CUDA when present, else the CPU."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import TsdsaeError
+
+
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
+    """``None``/``"auto"``: the first CUDA GPU if there is one, else the CPU; otherwise as named."""
+    if name is None or str(name) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise TsdsaeError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TsdsaeError(f"device {name!r} asked for, but this machine has no usable CUDA GPU")
+    return dev

@@ -1,0 +1,282 @@
+"""The training loop: batches, two stages, early stopping, checkpoints and resume (notebooks 02–04).
+
+:func:`train` runs one configuration into a *run folder*::
+
+    config.json     the full Config (data, features, model, training)
+    metrics.jsonl   one JSON line per epoch: stage, train and validation terms, seconds
+    last.pt         the state after the latest epoch (model, snapshot, optimiser, RNG, counters)
+    best.pt         the model with the lowest validation loss of the final stage
+
+Checkpoints are written atomically (temporary file, then rename), after every
+epoch. A run killed at any point and started again with the same folder resumes
+from ``last.pt`` and ends with the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pickle
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .config import Config
+from .data.dataset import MelodyAudioDataset, build_dataset
+from .device import resolve_device
+from .errors import TsdsaeError
+from .methods import StagePlan, get_method, stage_plan
+from .models import DSAE
+from .models.dsae import GlobalEncoder
+from .objectives import elbo_terms, swap_regularisers
+
+CHECKPOINT_FORMAT = "tsdsae-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def set_trainable(model: DSAE, names: tuple[str, ...]) -> None:
+    """Let exactly the modules ``names`` of ``model`` receive gradients."""
+    for name, module in model.named_children():
+        module.requires_grad_(name in names)
+
+
+def take_snapshot(model: DSAE) -> GlobalEncoder:
+    """A frozen copy of the global encoder: q_φC, the informed prior of stage 2."""
+    snap = copy.deepcopy(model.global_encoder)
+    snap.requires_grad_(False)
+    return snap.eval()
+
+
+def batch_loss(
+    model: DSAE, x: torch.Tensor, plan: StagePlan, snapshot: GlobalEncoder | None
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The loss of one batch under ``plan`` and its terms (rec, kl_z, kl_v, and r1–r4 if on)."""
+    post = model(x, zero_z=plan.zero_z)
+    v_prior = None
+    if plan.informed_prior:
+        if snapshot is None:
+            raise TsdsaeError("the informed prior needs the stage-1 snapshot, which is missing")
+        with torch.no_grad():
+            v_prior = snapshot(x)
+    terms = elbo_terms(post, x, v_prior)
+    if plan.regularisers:
+        b = x.shape[0]
+        perm_global = torch.randperm(b, device=x.device)
+        perm_local = torch.randperm(b, device=x.device)
+        terms |= swap_regularisers(model, post, perm_global, perm_local)
+    return sum(terms.values()), terms
+
+
+def batch_order(n: int, epoch: int, cfg_train) -> np.ndarray:
+    """Item order of one epoch: the authors' one fixed permutation, or a fresh one per epoch."""
+    seed = cfg_train.batch_order_seed if not cfg_train.reshuffle else [cfg_train.batch_order_seed, epoch]
+    return np.random.default_rng(seed).permutation(n)
+
+
+@dataclass
+class RunResult:
+    """What a finished (or stopped) run reports."""
+
+    run_dir: Path
+    epochs: int
+    best_epoch: int
+    best_val_loss: float
+    stopped_early: bool
+    seconds: float
+
+
+def train(
+    cfg: Config,
+    run_dir: str | os.PathLike,
+    dataset: MelodyAudioDataset | None = None,
+    *,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> RunResult:
+    """Train ``cfg`` into ``run_dir``, resuming from its ``last.pt`` if there is one.
+
+    ``dataset`` defaults to building (or loading from cache) ``cfg.data``.
+    ``stop_after`` ends the call after that many epochs in total (the run can be
+    resumed later), e.g. to split a long run across sessions.
+    """
+    cfg.validate()
+    method = get_method(cfg.train.method)
+    dev = resolve_device(device)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_or_write_config(run_dir, cfg)
+    ds = dataset if dataset is not None else build_dataset(cfg.data, cfg.features, progress=progress)
+    if ds.features.shape[-1] != cfg.model.x_dim:
+        raise TsdsaeError(
+            f"data has {ds.features.shape[-1]} features per frame but the model reads x_dim={cfg.model.x_dim}"
+        )
+    x_train = torch.from_numpy(np.ascontiguousarray(ds.features[ds.train])).to(dev)
+    x_val = torch.from_numpy(np.ascontiguousarray(ds.features[ds.val])).to(dev)
+
+    torch.manual_seed(cfg.train.seed)
+    model = DSAE(cfg.model).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas))
+    state = {"epoch": 0, "best_val": float("inf"), "best_epoch": -1, "bad_epochs": 0,
+             "stopped_early": False, "seconds": 0.0}
+    snapshot: GlobalEncoder | None = None
+    last = run_dir / "last.pt"
+    if last.exists():
+        ck = load_checkpoint(last, map_location=dev)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        if ck["snapshot"] is not None:
+            snapshot = GlobalEncoder(cfg.model).to(dev)
+            snapshot.load_state_dict(ck["snapshot"])
+            snapshot.requires_grad_(False).eval()
+        state = ck["state"]
+        torch.set_rng_state(ck["rng"])
+        _truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])
+
+    end = cfg.train.max_epochs if stop_after is None else min(cfg.train.max_epochs, stop_after)
+    bar = tqdm(range(state["epoch"], end), initial=state["epoch"], total=cfg.train.max_epochs,
+               desc=f"{method.label} z={cfg.model.z_dim}", unit="epoch", disable=not progress)
+    for epoch in bar:
+        if state["stopped_early"]:
+            break
+        t0 = time.perf_counter()
+        plan = stage_plan(method, epoch, cfg.train)
+        if plan.take_snapshot and snapshot is None:
+            snapshot = take_snapshot(model)
+        if plan.stage == 2 and epoch == cfg.train.stage1_epochs and method.stage1_trainable is not None:
+            state["best_val"], state["bad_epochs"] = float("inf"), 0  # stages are different objectives
+        set_trainable(model, plan.trainable)
+        model.train()
+        sums: dict[str, float] = {}
+        order = torch.from_numpy(batch_order(len(x_train), epoch, cfg.train)).to(dev)
+        for idx in order.split(cfg.train.batch_size):
+            loss, terms = batch_loss(model, x_train[idx], plan, snapshot)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(idx)
+        train_terms = {k: v / len(x_train) for k, v in sums.items()}
+        val_terms = evaluate_loss(model, x_val, plan, snapshot, cfg.train.batch_size)
+        val_loss = sum(val_terms.values())
+        if not np.isfinite(val_loss):
+            raise TsdsaeError(f"validation loss became {val_loss} at epoch {epoch}: training diverged")
+        improved = val_loss < state["best_val"]
+        if improved:
+            state["best_val"], state["best_epoch"], state["bad_epochs"] = val_loss, epoch, 0
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        state["seconds"] += time.perf_counter() - t0
+        state["stopped_early"] = state["bad_epochs"] >= cfg.train.patience
+        record = {"epoch": epoch, "stage": plan.stage, "train": train_terms, "val": val_terms,
+                  "val_loss": val_loss, "best": improved, "seconds": round(time.perf_counter() - t0, 3)}
+        with open(run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if improved:
+            save_checkpoint(run_dir / "best.pt", cfg, model, snapshot, None, state)
+        save_checkpoint(last, cfg, model, snapshot, opt, state)
+        bar.set_postfix(stage=plan.stage, rec=f"{val_terms['rec']:.3f}", val=f"{val_loss:.3f}")
+    bar.close()
+    return RunResult(run_dir, state["epoch"], state["best_epoch"], state["best_val"],
+                     state["stopped_early"], state["seconds"])
+
+
+@torch.no_grad()
+def evaluate_loss(model: DSAE, x: torch.Tensor, plan: StagePlan, snapshot: GlobalEncoder | None,
+                  batch_size: int = 128) -> dict[str, float]:
+    """Mean loss terms of ``plan`` over ``x`` (sampled latents, as in training)."""
+    model.eval()
+    sums: dict[str, float] = {}
+    for xb in x.split(batch_size):
+        _, terms = batch_loss(model, xb, plan, snapshot)
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(xb)
+    return {k: v / len(x) for k, v in sums.items()}
+
+
+# --- checkpoints -----------------------------------------------------------------------
+
+def save_checkpoint(path: Path, cfg: Config, model: DSAE, snapshot: GlobalEncoder | None,
+                    opt: torch.optim.Optimizer | None, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically: a temporary file in the same folder, then a rename."""
+    payload = {
+        "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(),
+        "model": model.state_dict(), "snapshot": None if snapshot is None else snapshot.state_dict(),
+        "optimizer": None if opt is None else opt.state_dict(), "state": dict(state),
+        "rng": torch.get_rng_state(),
+    }
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a tsdsae checkpoint; a one-line error for a missing, truncated or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise TsdsaeError(f"checkpoint not found: {path}")
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
+        raise TsdsaeError(f"checkpoint {path} is truncated or corrupt ({type(e).__name__})") from None
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise TsdsaeError(f"{path} is not a tsdsae checkpoint")
+    if ck.get("version") != CHECKPOINT_VERSION:
+        raise TsdsaeError(f"checkpoint {path} has version {ck.get('version')}, expected {CHECKPOINT_VERSION}")
+    if "config" not in ck or "model" not in ck.get("config", {}):
+        raise TsdsaeError(f"checkpoint {path} carries no model configuration")
+    return ck
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[Config, DSAE]:
+    """The configuration and model (eval mode) stored in a checkpoint or a run folder's best.pt."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise TsdsaeError(f"{path} is not a tsdsae run folder (no config.json)")
+        path = path / "best.pt"
+    ck = load_checkpoint(path, map_location)
+    cfg = Config.from_dict(ck["config"])
+    model = DSAE(cfg.model)
+    model.load_state_dict(ck["model"])
+    return cfg, model.eval()
+
+
+def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The per-epoch records of a run folder."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        raise TsdsaeError(f"{run_dir} has no metrics.jsonl: not a tsdsae run folder")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _check_or_write_config(run_dir: Path, cfg: Config) -> None:
+    path = run_dir / "config.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old != json.loads(json.dumps(cfg.to_dict())):
+            raise TsdsaeError(f"{run_dir} holds a run with a different configuration: use another folder")
+        return
+    tmp = path.with_name(".config.json.tmp")
+    tmp.write_text(json.dumps(cfg.to_dict(), indent=2))
+    os.replace(tmp, path)
+
+
+def _truncate_metrics(path: Path, epochs: int) -> None:
+    """Drop metric lines of epochs the checkpoint does not contain (a kill between the two writes)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    keep = [ln for ln in lines if json.loads(ln)["epoch"] < epochs]
+    if len(keep) != len(lines):
+        tmp = path.with_name(".metrics.tmp")
+        tmp.write_text("".join(ln + "\n" for ln in keep))
+        os.replace(tmp, path)
