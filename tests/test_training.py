@@ -1,0 +1,161 @@
+"""The trainer: freezing, the snapshot, learning, resume, checkpoints and errors."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tsdsae.config import Config, ModelConfig, TrainConfig, load_preset
+from tsdsae.errors import TsdsaeError
+from tsdsae.methods import get_method, stage_plan
+from tsdsae.models import DSAE
+from tsdsae.training import (
+    batch_loss,
+    load_checkpoint,
+    load_model,
+    read_metrics,
+    set_trainable,
+    take_snapshot,
+    train,
+)
+
+
+def _cfg(method="ts-dsae", c=2, epochs=5, **model):
+    cfg = Config(preset="test")
+    cfg.model = ModelConfig(**({"z_dim": 8} | model))
+    cfg.train = TrainConfig(method=method, stage1_epochs=c, max_epochs=epochs, patience=epochs, batch_size=8)
+    return cfg
+
+
+def _params(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("method", ["dsae-f", "ts-dsae-noreg", "ts-dsae"])
+def test_frozen_modules_get_no_gradient_before_c_and_do_after(method, small_dataset):
+    cfg = _cfg(method)
+    model = DSAE(cfg.model)
+    x = torch.from_numpy(np.array(small_dataset.features[:4]))
+    m = get_method(method)
+    for epoch, snapshot in ((1, None), (2, take_snapshot(model))):
+        plan = stage_plan(m, epoch, cfg.train)
+        set_trainable(model, plan.trainable)
+        model.zero_grad(set_to_none=True)
+        batch_loss(model, x, plan, snapshot)[0].backward()
+        for name, module in model.named_children():
+            grads = [p.grad for p in module.parameters()]
+            if name in plan.trainable:
+                assert all(g is not None and g.abs().sum() > 0 for g in grads), (epoch, name)
+            else:
+                assert all(g is None for g in grads), (epoch, name)
+
+
+def test_stage_one_leaves_local_modules_at_their_initialisation(small_dataset, tmp_path):
+    cfg = _cfg("ts-dsae", c=2, epochs=2 + 1)
+    torch.manual_seed(cfg.train.seed)
+    init = DSAE(cfg.model)
+    train(cfg, tmp_path, small_dataset, progress=False, stop_after=2)
+    after = DSAE(cfg.model)
+    after.load_state_dict(load_checkpoint(tmp_path / "last.pt")["model"])
+    for name in ("local_encoder", "prior"):
+        for k, v in getattr(init, name).state_dict().items():
+            assert torch.equal(v, getattr(after, name).state_dict()[k]), (name, k)
+    dec = after.decoder.state_dict()
+    assert all(not torch.equal(v, dec[k]) for k, v in init.decoder.state_dict().items())
+
+
+def test_snapshot_is_the_stage_one_encoder_and_never_changes(small_dataset, tmp_path):
+    cfg = _cfg("ts-dsae", c=2, epochs=5)
+    train(cfg, tmp_path, small_dataset, progress=False, stop_after=2)
+    at_c = {k: v.clone() for k, v in load_checkpoint(tmp_path / "last.pt")["model"].items()
+            if k.startswith("global_encoder.")}
+    train(cfg, tmp_path, small_dataset, progress=False)
+    ck = load_checkpoint(tmp_path / "last.pt")
+    for k, v in ck["snapshot"].items():
+        assert torch.equal(v, at_c["global_encoder." + k])
+    moved = any(not torch.equal(ck["model"]["global_encoder." + k], v) for k, v in ck["snapshot"].items())
+    assert moved  # the live global encoder trained on in stage 2
+    n_model = sum(1 for _ in DSAE(cfg.model).parameters())
+    assert sum(len(g["params"]) for g in ck["optimizer"]["param_groups"]) == n_model
+
+
+def test_training_reduces_the_loss(small_dataset, tmp_path):
+    cfg = _cfg("dsae", epochs=100)
+    cfg.train.batch_size = 8  # 19 training clips: 3 steps per epoch, 300 steps
+    train(cfg, tmp_path, small_dataset, progress=False)
+    rec = [m["val"]["rec"] for m in read_metrics(tmp_path)]
+    assert rec[-1] < 0.5 * rec[0], (rec[0], rec[-1])
+
+
+@pytest.mark.parametrize("method, encoder, decoder", [("ts-dsae", "factorised", "framewise"),
+                                                      ("dsae-f", "full", "enriched")])
+def test_resume_gives_the_same_weights(small_dataset, tmp_path, method, encoder, decoder):
+    cfg = _cfg(method, c=2, epochs=5, encoder=encoder, decoder=decoder)
+    train(cfg, tmp_path / "straight", small_dataset, progress=False)
+    for stop in (1, 3, None):  # killed in stage 1, again in stage 2, then finished
+        train(cfg, tmp_path / "resumed", small_dataset, progress=False, stop_after=stop)
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "last.pt")
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    drop_time = lambda ms: [{k: v for k, v in m.items() if k != "seconds"} for m in ms]  # noqa: E731
+    assert drop_time(read_metrics(tmp_path / "straight")) == drop_time(read_metrics(tmp_path / "resumed"))
+
+
+def test_run_folder_and_best_model(small_dataset, tmp_path):
+    cfg = _cfg("ts-dsae", c=1, epochs=3)
+    res = train(cfg, tmp_path, small_dataset, progress=False)
+    assert res.epochs == 3 and res.best_epoch >= 1  # best is taken from the final stage
+    cfg2, model = load_model(tmp_path)
+    assert cfg2 == cfg and not model.training
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["method"] == "ts-dsae"
+    assert [m["stage"] for m in read_metrics(tmp_path)] == [1, 2, 2]
+
+
+def test_a_different_config_in_the_same_folder_is_refused(small_dataset, tmp_path):
+    train(_cfg(epochs=3), tmp_path, small_dataset, progress=False, stop_after=1)
+    with pytest.raises(TsdsaeError, match="different configuration"):
+        train(_cfg(epochs=4), tmp_path, small_dataset, progress=False)
+
+
+@pytest.mark.parametrize("mutate, word", [
+    (lambda c: setattr(c.model, "z_dim", 0), "z_dim must be positive"),
+    (lambda c: setattr(c.train, "stage1_epochs", 5), "never starts"),
+    (lambda c: setattr(c.train, "method", "vae"), "unknown method 'vae'"),
+    (lambda c: setattr(c.model, "encoder", "rnn"), "unknown encoder"),
+    (lambda c: setattr(c.model, "x_dim", 64), "mel bands"),
+])
+def test_contradictory_configs_are_one_line_errors(mutate, word):
+    cfg = _cfg(epochs=5)
+    mutate(cfg)
+    with pytest.raises(TsdsaeError, match=word):
+        cfg.validate()
+
+
+def test_unknown_preset_is_an_error():
+    with pytest.raises(TsdsaeError, match="unknown preset"):
+        load_preset("gpu")
+
+
+def test_feature_size_mismatch(small_dataset, tmp_path):
+    cfg = _cfg(epochs=3)
+    cfg.model.x_dim = cfg.features.n_mels = 64
+    with pytest.raises(TsdsaeError, match="80 features per frame"):
+        train(cfg, tmp_path, small_dataset, progress=False)
+
+
+def test_truncated_and_foreign_checkpoints(small_dataset, tmp_path):
+    train(_cfg(c=1, epochs=2), tmp_path / "run", small_dataset, progress=False)
+    blob = (tmp_path / "run" / "last.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(TsdsaeError, match="truncated or corrupt"):
+        load_checkpoint(tmp_path / "cut.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    with pytest.raises(TsdsaeError, match="not a tsdsae checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(TsdsaeError, match="truncated or corrupt"):
+        load_checkpoint(tmp_path / "text.pt")
+    with pytest.raises(TsdsaeError, match="not a tsdsae run folder"):
+        load_model(tmp_path)
