@@ -33,6 +33,32 @@ def _synth(args: argparse.Namespace) -> None:
                       "build_s": m["build"]["total_s"]}, indent=2))
 
 
+def _train(args: argparse.Namespace) -> None:
+    from .training import train
+
+    cfg = load_preset(args.preset, quick=True if args.quick else None)
+    overrides = {
+        ("train", "method"): args.method, ("model", "z_dim"): args.z_dim,
+        ("model", "encoder"): args.encoder, ("model", "decoder"): args.decoder,
+        ("train", "seed"): args.seed, ("train", "stage1_epochs"): args.stage1_epochs,
+        ("train", "max_epochs"): args.max_epochs, ("train", "patience"): args.patience,
+        ("train", "reshuffle"): args.reshuffle or None, ("train", "stage1_zero_z"): args.stage1_zero_z or None,
+        ("data", "soundfont"): args.soundfont,
+    }
+    for (part, name), value in overrides.items():
+        if value is not None:
+            setattr(getattr(cfg, part), name, value)
+    cfg.validate()
+    run_dir = args.run_dir or (
+        f"runs/{cfg.preset}{'-quick' if cfg.quick else ''}/{cfg.train.method}-z{cfg.model.z_dim}"
+        f"-{cfg.model.encoder}-{cfg.model.decoder}-seed{cfg.train.seed}"
+    )
+    res = train(cfg, run_dir, device=args.device, progress=not args.no_progress, stop_after=args.stop_after)
+    print(json.dumps({"run_dir": str(res.run_dir), "epochs": res.epochs, "best_epoch": res.best_epoch,
+                      "best_val_loss": res.best_val_loss, "stopped_early": res.stopped_early,
+                      "train_seconds": round(res.seconds, 1)}, indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tsdsae`` command."""
     p = argparse.ArgumentParser(prog="tsdsae", description=__doc__.splitlines()[0])
@@ -49,6 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rebuild", action="store_true", help="ignore a cached copy")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=_synth)
+
+    t = sub.add_parser("train", help="train one model into a run folder (resumes if it exists)")
+    t.add_argument("--method", help="dsae, dsae-f, ts-dsae-noreg or ts-dsae (default: the preset's)")
+    t.add_argument("--z-dim", type=int, help="size of the local latent z_t")
+    t.add_argument("--encoder", help="local encoder: factorised or full")
+    t.add_argument("--decoder", help="decoder: framewise or enriched")
+    t.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default cpu)")
+    t.add_argument("--quick", action="store_true", help="quick mode (as TSDSAE_QUICK=1)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--stage1-epochs", type=int, help="C, the length of stage 1")
+    t.add_argument("--max-epochs", type=int)
+    t.add_argument("--patience", type=int)
+    t.add_argument("--reshuffle", action="store_true", help="new batch order every epoch")
+    t.add_argument("--stage1-zero-z", action="store_true", help="feed z = 0 to the decoder in stage 1")
+    t.add_argument("--soundfont", help="soundfont for the data (default: discovered)")
+    t.add_argument("--run-dir", help="run folder (default runs/<preset>/<method>-z<z>-…-seed<seed>)")
+    t.add_argument("--device", help="auto (default: CUDA if present), cpu, cuda, cuda:N")
+    t.add_argument("--stop-after", type=int, help="stop after this many epochs in total (resume later)")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_train)
     return p
 
 

@@ -56,9 +56,9 @@ def swap_regularisers(
     - R4 = KL(q(z|x̃_l) ‖ q(z|x^j))  the new local latent shows the partner's z.
     """
     jg, jl = perm_global, perm_local
-    x_global = model.decode(post.z, post.v[jg])
-    x_local = model.decode(post.z[jl], post.v)
-    v_q, _, z_q = model.encode(torch.cat([x_global, x_local]))
+    # Both swaps in one batch of 2B: [Dec(z^i, v^j) ; Dec(z^j, v^i)], re-encoded together.
+    x_swapped = model.decode(torch.cat([post.z, post.z[jl]]), torch.cat([post.v[jg], post.v]))
+    v_q, _, z_q = model.encode(x_swapped)
     b = post.v.shape[0]
     (vm, vl), (zm, zl) = v_q, z_q
     (pvm, pvl), (pzm, pzl) = post.v_q, post.z_q
