@@ -34,7 +34,7 @@ def _synth(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from .training import train
+    from .training import run_name, train
 
     cfg = load_preset(args.preset, quick=True if args.quick else None)
     overrides = {
@@ -49,10 +49,7 @@ def _train(args: argparse.Namespace) -> None:
         if value is not None:
             setattr(getattr(cfg, part), name, value)
     cfg.validate()
-    run_dir = args.run_dir or (
-        f"runs/{cfg.preset}{'-quick' if cfg.quick else ''}/{cfg.train.method}-z{cfg.model.z_dim}"
-        f"-{cfg.model.encoder}-{cfg.model.decoder}-seed{cfg.train.seed}"
-    )
+    run_dir = args.run_dir or f"runs/{cfg.preset}{'-quick' if cfg.quick else ''}/{run_name(cfg)}"
     res = train(cfg, run_dir, device=args.device, progress=not args.no_progress, stop_after=args.stop_after)
     print(json.dumps({"run_dir": str(res.run_dir), "epochs": res.epochs, "best_epoch": res.best_epoch,
                       "best_val_loss": res.best_val_loss, "stopped_early": res.stopped_early,

@@ -251,7 +251,7 @@ PRESETS = {"paper": _paper, "cpu": _cpu, "quick": _quick, "paper-octave": _instr
 
 #: What quick mode changes, and nothing else: a small dataset and few epochs.
 QUICK_N_MELODIES = 96
-QUICK_EPOCHS = (3, 6)  # (C, max_epochs)
+QUICK_EPOCHS = (10, 30)  # (C, max_epochs)
 
 
 def _shrink(cfg: Config) -> None:

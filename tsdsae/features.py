@@ -92,3 +92,65 @@ def _transform(cfg: FeatureConfig) -> LogMel:
     if key not in _TRANSFORMS:
         _TRANSFORMS[key] = LogMel(cfg)
     return _TRANSFORMS[key]
+
+
+class MelInverter(torch.nn.Module):
+    """Log-mel (…, T, n_mels) → waveform: least-squares inverse mel, then Griffin-Lim (SPEC §4)."""
+
+    def __init__(self, cfg: FeatureConfig | None = None, n_iter: int = 32) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg or FeatureConfig()
+        self.inverse_mel = torchaudio.transforms.InverseMelScale(
+            n_stft=cfg.n_fft // 2 + 1, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate,
+            f_min=cfg.f_min, f_max=cfg.f_max, norm=None, mel_scale=cfg.mel_scale,
+        )
+        self.griffin_lim = torchaudio.transforms.GriffinLim(
+            n_fft=cfg.n_fft, n_iter=n_iter, win_length=cfg.n_fft, hop_length=cfg.hop_length,
+            window_fn=torch.hann_window, power=2.0,
+        )
+
+    def forward(self, features: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        power_mel = torch.exp(features.transpose(-1, -2))  # undo the log; the epsilon is negligible
+        power = self.inverse_mel(power_mel).clamp_min(0.0)
+        self.griffin_lim.length = length
+        return self.griffin_lim(power)
+
+
+def resynthesise(
+    features: torch.Tensor | np.ndarray,
+    cfg: FeatureConfig | None = None,
+    *,
+    n_iter: int = 32,
+    seed: int = 0,
+    length: int = 64000,
+    batch_size: int = 32,
+) -> torch.Tensor:
+    """Audio (…, length) from log-mel spectrograms (…, T, n_mels), deterministic for a ``seed``.
+
+    Used to listen to reconstructions and swaps, and for the pitch and FAD evaluations.
+    Each output is peak-normalised, like the training clips.
+    """
+    cfg = cfg or FeatureConfig()
+    feats = torch.as_tensor(features, dtype=torch.float32)
+    if feats.shape[-1] != cfg.n_mels:
+        raise TsdsaeError(f"resynthesis expects {cfg.n_mels} mel bands, got {feats.shape[-1]}")
+    inverter = _inverter(cfg, n_iter)
+    flat = feats.reshape(-1, *feats.shape[-2:])
+    out = []
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for b in flat.split(batch_size):
+            out.append(inverter(b, length))
+    audio = torch.cat(out)
+    audio = audio / audio.abs().amax(dim=-1, keepdim=True).clamp_min(1e-8)
+    return audio.reshape(*feats.shape[:-2], audio.shape[-1])
+
+
+_INVERTERS: dict[str, MelInverter] = {}
+
+
+def _inverter(cfg: FeatureConfig, n_iter: int) -> MelInverter:
+    key = f"{cfg!r}/{n_iter}"
+    if key not in _INVERTERS:
+        _INVERTERS[key] = MelInverter(cfg, n_iter)
+    return _INVERTERS[key]

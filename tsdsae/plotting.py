@@ -127,3 +127,112 @@ def factors_table() -> str:
             shown = ", ".join(map(str, values))
         rows.append(f"| {name.replace('_', ' ')} | {shown} | {size} |")
     return "\n".join(rows)
+
+
+#: One fixed colour per method, used by every figure.
+METHOD_COLOURS = {"dsae": PALETTE[5], "dsae-f": PALETTE[1], "ts-dsae-noreg": PALETTE[4], "ts-dsae": PALETTE[0]}
+
+
+def plot_learning_curves(metrics: Sequence[Mapping], terms: Sequence[str] = ("rec", "kl_z", "kl_v"),
+                         split: str = "val", axes: Sequence[plt.Axes] | None = None,
+                         label: str | None = None, color: str | None = None) -> Sequence[plt.Axes]:
+    """Per-epoch loss terms of a run (from ``metrics.jsonl``), with the stage switch marked."""
+    if axes is None:
+        _, axes = plt.subplots(1, len(terms), figsize=(3.2 * len(terms), 2.6))
+    axes = np.atleast_1d(axes)
+    epochs = np.array([m["epoch"] for m in metrics])
+    stages = np.array([m["stage"] for m in metrics])
+    switch = epochs[np.argmax(stages == 2)] if (stages == 1).any() and (stages == 2).any() else None
+    for ax, term in zip(axes, terms, strict=True):
+        ys = np.array([m[split].get(term, np.nan) for m in metrics], dtype=float)
+        ax.plot(epochs, ys, color=color, label=label, lw=1.4)
+        if switch is not None:
+            ax.axvline(switch, color="0.5", ls="--", lw=0.8)
+        ax.set_title(f"{split} {term.replace('_', ' ')}")
+        ax.set_xlabel("epoch")
+        if term != "rec" and np.nanmin(ys) > 0:
+            ax.set_yscale("log")
+    if label:
+        axes[-1].legend(frameon=False, fontsize=8)
+    return axes
+
+
+def plot_swap_f1(results: Mapping[str, Mapping[str, float]], ax: plt.Axes | None = None,
+                 title: str = "instrument macro-F1 of v") -> plt.Axes:
+    """Grouped bars: for each model (label → scores), F1 pre-swap, post-global and post-local swap."""
+    ax = ax or plt.subplots(figsize=(max(4.5, 1.6 + 1.4 * len(results)), 2.8))[1]
+    kinds = [("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap")]
+    width = 0.8 / len(kinds)
+    for k, (key, name) in enumerate(kinds):
+        xs = np.arange(len(results)) + (k - 1) * width
+        vals = [r[key] for r in results.values()]
+        ax.bar(xs, vals, width, label=name, color=PALETTE[k])
+        for x, val in zip(xs, vals, strict=True):
+            ax.text(x, val + 0.02, f"{val:.2f}", ha="center", fontsize=7)
+    ax.axhline(0.5, color="0.4", ls=":", lw=1)
+    ax.text(len(results) - 0.5, 0.51, "chance", fontsize=7, color="0.4", ha="right")
+    ax.set_xticks(np.arange(len(results)), list(results))
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("macro-F1")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    return ax
+
+
+def plot_swap_example(inputs: Sequence[np.ndarray], decoded: Mapping[str, np.ndarray],
+                      names: Sequence[str] = ("clip i", "clip j")) -> plt.Figure:
+    """Two input spectrograms on top, the decodings after swaps below (each (T, n_mels))."""
+    n = max(len(inputs), len(decoded))
+    fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 4.6), sharex=True, sharey=True)
+    for ax in axes.ravel():
+        ax.set_visible(False)
+    for ax, feats, name in zip(axes[0], inputs, names, strict=False):
+        ax.set_visible(True)
+        plot_mel(feats, ax=ax, title=name, colorbar=False)
+    for ax, (name, feats) in zip(axes[1], decoded.items(), strict=False):
+        ax.set_visible(True)
+        plot_mel(feats, ax=ax, title=name, colorbar=False)
+    return fig
+
+
+def plot_latent_2d(v: np.ndarray, labels: np.ndarray, names: Sequence[str], ax: plt.Axes | None = None,
+                   title: str = "posterior means of v (first two principal components)") -> plt.Axes:
+    """A 2-D PCA view of global latents, coloured by instrument."""
+    ax = ax or plt.subplots(figsize=(3.8, 3.4))[1]
+    v = np.asarray(v, dtype=float)
+    centred = v - v.mean(0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    xy = centred @ vt[:2].T
+    for k, name in enumerate(names):
+        sel = labels == k
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=9, alpha=0.7, color=PALETTE[k % len(PALETTE)], label=name)
+    share = (s[:2] ** 2).sum() / max((s**2).sum(), 1e-12)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(f"{title}\n({100 * share:.0f}% of the variance)", fontsize=9)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def swap_table(results: Mapping[str, Mapping[str, float]]) -> str:
+    """A Markdown table of swap F1 scores, one row per model (label → scores)."""
+    cols = [("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap"),
+            ("encoder", "encoder")]
+    rows = ["| model | " + " | ".join(name for _, name in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for label, r in results.items():
+        rows.append(f"| {label} | " + " | ".join(f"{r[k]:.2f}" if k in r else "" for k, _ in cols) + " |")
+    return "\n".join(rows)
+
+
+def methods_table() -> str:
+    """A Markdown table of what each training method trains when (from :mod:`tsdsae.methods`)."""
+    from .methods import REGISTRY
+
+    rows = ["| method | stage 1 (epochs < C) trains | stage 2 trains | prior of v in stage 2 | regularisers |",
+            "|---|---|---|---|---|"]
+    for m in REGISTRY.values():
+        s1 = "— (no stage 1)" if m.stage1_trainable is None else ", ".join(m.stage1_trainable)
+        prior = "q_φC(v\\|x) (informed)" if m.informed_prior else "N(0, I)"
+        regs = "R1–R4" if m.regularisers else "—"
+        rows.append(f"| {m.label} | {s1} | {', '.join(m.stage2_trainable)} | {prior} | {regs} |")
+    return "\n".join(rows)

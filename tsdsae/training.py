@@ -30,6 +30,7 @@ from .config import Config
 from .data.dataset import MelodyAudioDataset, build_dataset
 from .device import resolve_device
 from .errors import TsdsaeError
+from .io import write_json_atomic
 from .methods import StagePlan, get_method, stage_plan
 from .models import DSAE
 from .models.dsae import GlobalEncoder
@@ -37,6 +38,12 @@ from .objectives import elbo_terms, swap_regularisers
 
 CHECKPOINT_FORMAT = "tsdsae-checkpoint"
 CHECKPOINT_VERSION = 1
+
+
+def run_name(cfg: Config) -> str:
+    """The conventional folder name of a run: method, z size, variants and seed."""
+    return (f"{cfg.train.method}-z{cfg.model.z_dim}-{cfg.model.encoder}-{cfg.model.decoder}"
+            f"-seed{cfg.train.seed}")
 
 
 def set_trainable(model: DSAE, names: tuple[str, ...]) -> None:
@@ -183,8 +190,51 @@ def train(
         save_checkpoint(last, cfg, model, snapshot, opt, state)
         bar.set_postfix(stage=plan.stage, rec=f"{val_terms['rec']:.3f}", val=f"{val_loss:.3f}")
     bar.close()
-    return RunResult(run_dir, state["epoch"], state["best_epoch"], state["best_val"],
-                     state["stopped_early"], state["seconds"])
+    result = RunResult(run_dir, state["epoch"], state["best_epoch"], state["best_val"],
+                       state["stopped_early"], state["seconds"])
+    if state["epoch"] >= cfg.train.max_epochs or state["stopped_early"]:
+        write_json_atomic(run_dir / "result.json", _provenance(cfg, result, dev))
+    return result
+
+
+def load_or_train(cfg: Config, run_dir: str | os.PathLike, dataset: MelodyAudioDataset | None = None,
+                  **kwargs: Any) -> DSAE:
+    """The best model of a finished run in ``run_dir``; trains (or resumes) it first if needed.
+
+    A run folder is finished when it holds ``result.json``; committed tutorial runs
+    carry only config, metrics, best.pt and result.json, and load without training.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "result.json").is_file():
+        train(cfg, run_dir, dataset, **kwargs)
+    saved, model = load_model(run_dir)
+    if json.loads(json.dumps(saved.to_dict())) != json.loads(json.dumps(cfg.validate().to_dict())):
+        raise TsdsaeError(f"{run_dir} holds a run with a different configuration")
+    return model
+
+
+def _provenance(cfg: Config, result: RunResult, dev: torch.device) -> dict[str, Any]:
+    import platform
+    import subprocess
+
+    from . import __version__
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "preset": cfg.preset, "quick": cfg.quick, "method": cfg.train.method, "z_dim": cfg.model.z_dim,
+        "encoder": cfg.model.encoder, "decoder": cfg.model.decoder, "seed": cfg.train.seed,
+        "epochs": result.epochs, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+        "stopped_early": result.stopped_early, "train_seconds": round(result.seconds, 1),
+        "device": str(dev), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "tsdsae": __version__, "git_commit": commit,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
 
 
 @torch.no_grad()
@@ -263,9 +313,7 @@ def _check_or_write_config(run_dir: Path, cfg: Config) -> None:
         if old != json.loads(json.dumps(cfg.to_dict())):
             raise TsdsaeError(f"{run_dir} holds a run with a different configuration: use another folder")
         return
-    tmp = path.with_name(".config.json.tmp")
-    tmp.write_text(json.dumps(cfg.to_dict(), indent=2))
-    os.replace(tmp, path)
+    write_json_atomic(path, cfg.to_dict())
 
 
 def _truncate_metrics(path: Path, epochs: int) -> None:

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from ..config import DataConfig, FeatureConfig, content_hash
 from ..errors import TsdsaeError
 from ..features import log_mel
+from ..io import write_json_atomic
 from .melodies import FACTORS, factors_of, select
 from .render import file_sha256, find_soundfont, fluidsynth_version, program_of, render_many
 
@@ -190,7 +191,7 @@ def build_dataset(
                  train=train, val=val)
         manifest = _manifest(data, features, soundfont, melody, instrument, train, val,
                              render_s, time.perf_counter() - started)
-        _write_json_atomic(tmp / MANIFEST, manifest)
+        write_json_atomic(tmp / MANIFEST, manifest)
         _publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -248,12 +249,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 def _manifest(data, features, soundfont, melody, instrument, train, val, render_s, total_s) -> dict:
