@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, from a clean clone: installs what it needs, then lints, runs the
-# unit tests and executes every notebook in quick mode (TSDSAE_QUICK=1).
+# The whole test suite, from a clean clone: installs what it needs, then lints, runs the unit
+# tests, executes every notebook in quick mode (TSDSAE_QUICK=1) and builds the book in quick
+# mode, failing on any warning (broken reference, file missing from the table of contents,
+# notebook error).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
@@ -9,3 +11,6 @@ echo "[test] ruff"
 ruff check .
 echo "[test] pytest: unit tests and notebooks (quick mode)"
 python -m pytest tests --nbmake notebooks --nbmake-timeout=900 -p no:cacheprovider "$@"
+echo "[test] the book, quick mode, warnings are errors"
+jupyter-book build --all -W -n --keep-going "$ROOT" > "$ROOT/_build.log" 2>&1 || { tail -n 60 "$ROOT/_build.log"; exit 1; }
+echo "[test] book built: _build/html/index.html"

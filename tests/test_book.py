@@ -1,0 +1,46 @@
+"""Notebook hygiene and the book's table of contents (the policy: outputs are stripped)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _toc_files() -> set[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = {toc["root"]}
+    for part in toc.get("parts", []):
+        files |= {c["file"] for c in part["chapters"]}
+    return files
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 4
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_hygiene(path):
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"{path.name}: commit notebooks with outputs stripped"
+            assert cell.get("execution_count") is None, f"{path.name}: execution counts must be cleared"
+
+
+def test_every_notebook_and_page_is_in_the_table_of_contents():
+    toc = _toc_files()
+    pages = [p for p in (ROOT / "book").glob("*.md")] + NOTEBOOKS
+    missing = [str(p.relative_to(ROOT)) for p in pages if str(p.relative_to(ROOT).with_suffix("")) not in toc]
+    assert not missing, f"not in _toc.yml: {missing}"
+    for f in toc:
+        assert any((ROOT / f).with_suffix(s).exists() for s in (".md", ".ipynb")), f"_toc.yml names a missing file {f}"
+
+
+def test_notebooks_are_numbered_in_order():
+    numbers = [int(p.name.split("_")[0]) for p in NOTEBOOKS]
+    assert numbers == list(range(1, len(numbers) + 1))
