@@ -1,0 +1,21 @@
+"""Device selection: one place, CPU tested here (no GPU on these machines)."""
+
+import pytest
+import torch
+
+from tsdsae.device import resolve_device
+from tsdsae.errors import TsdsaeError
+
+
+def test_auto_picks_cuda_only_when_present():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device(None).type == expected and resolve_device("auto").type == expected
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_unknown_or_unavailable_devices_are_clear_errors():
+    with pytest.raises(TsdsaeError, match="unknown device"):
+        resolve_device("tpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(TsdsaeError, match="no usable CUDA GPU"):
+            resolve_device("cuda")
