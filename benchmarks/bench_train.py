@@ -26,21 +26,30 @@ from tsdsae.training import batch_loss, set_trainable, take_snapshot
 
 
 def straightforward_loss(model: DSAE, x: torch.Tensor, snapshot_with_grad: torch.nn.Module) -> torch.Tensor:
-    """TS-DSAE stage-2 loss, the straightforward way (same maths, same random draws)."""
+    """TS-DSAE stage-2 loss written as the authors' code computes it (same maths, same draws).
+
+    As in their ``TsDsae.random_swap_decode_encode``, each swapped decoding goes through a
+    whole forward pass of its own — global and local encoders, prior LSTM and decoder, and
+    the snapshot encoder for the informed prior — and the snapshot takes part in autograd.
+    """
     post = model(x)
-    terms = elbo_terms(post, x, snapshot_with_grad(x))  # gradients flow into the snapshot: wasted
+    terms = elbo_terms(post, x, snapshot_with_grad(x))
     b = x.shape[0]
     jg, jl = torch.randperm(b), torch.randperm(b)
     x_g = model.decode(post.z, post.v[jg])
     x_l = model.decode(post.z[jl], post.v)
-    again = model(torch.cat([x_g, x_l]))  # whole forward: prior LSTM and decoder run for nothing
-    (vm, vl), (zm, zl) = again.v_q, again.z_q
+    outs = []
+    for x_tilde in (x_g, x_l):  # one full forward per swap kind, informed prior included
+        again = model(x_tilde)
+        snapshot_with_grad(x_tilde)  # the authors' forward always evaluates the prior of v too
+        outs.append(again)
     (pvm, pvl), (pzm, pzl) = post.v_q, post.z_q
+    g, loc = outs
     terms |= {
-        "r1": gaussian_kl((vm[:b], vl[:b]), (pvm[jg], pvl[jg])).mean(),
-        "r2": gaussian_kl((zm[:b], zl[:b]), (pzm, pzl)).mean(),
-        "r3": gaussian_kl((vm[b:], vl[b:]), (pvm, pvl)).mean(),
-        "r4": gaussian_kl((zm[b:], zl[b:]), (pzm[jl], pzl[jl])).mean(),
+        "r1": gaussian_kl(g.v_q, (pvm[jg], pvl[jg])).mean(),
+        "r2": gaussian_kl(g.z_q, (pzm, pzl)).mean(),
+        "r3": gaussian_kl(loc.v_q, (pvm, pvl)).mean(),
+        "r4": gaussian_kl(loc.z_q, (pzm[jl], pzl[jl])).mean(),
     }
     return sum(terms.values())
 

@@ -50,10 +50,37 @@ def _train(args: argparse.Namespace) -> None:
             setattr(getattr(cfg, part), name, value)
     cfg.validate()
     run_dir = args.run_dir or f"runs/{cfg.preset}{'-quick' if cfg.quick else ''}/{run_name(cfg)}"
-    res = train(cfg, run_dir, device=args.device, progress=not args.no_progress, stop_after=args.stop_after)
+    res = train(cfg, run_dir, device=args.device, progress=not args.no_progress, stop_after=args.stop_after,
+                track_swap_every=args.track_swap_every)
     print(json.dumps({"run_dir": str(res.run_dir), "epochs": res.epochs, "best_epoch": res.best_epoch,
                       "best_val_loss": res.best_val_loss, "stopped_early": res.stopped_early,
                       "train_seconds": round(res.seconds, 1)}, indent=2))
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from .evaluation.suite import evaluate_run
+    from .training import load_model
+
+    cfg, _ = load_model(args.run_dir)
+    ev = cfg.eval
+    for name in ("crepe_model", "n_pitch_clips", "n_fad_clips", "seed"):
+        if getattr(args, name) is not None:
+            setattr(ev, name, getattr(args, name))
+    res = evaluate_run(args.run_dir, ev, progress=not args.no_progress)
+    print(json.dumps({k: res[k] for k in ("swap_f1", "rpa", "fad", "seconds")}, indent=2))
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from .sweep import Sweep, run_sweep
+
+    sweep = Sweep.from_file(args.config)
+    if args.quick:
+        sweep.quick = True
+    if args.no_evaluate:
+        sweep.evaluate = False
+    results = run_sweep(sweep, executor=args.executor, workers=args.workers, address=args.address,
+                        progress=not args.no_progress)
+    print(json.dumps({"out": sweep.out, "runs_run": len(results)}, indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,8 +117,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", help="run folder (default runs/<preset>/<method>-z<z>-…-seed<seed>)")
     t.add_argument("--device", help="auto (default: CUDA if present), cpu, cuda, cuda:N")
     t.add_argument("--stop-after", type=int, help="stop after this many epochs in total (resume later)")
+    t.add_argument("--track-swap-every", type=int, default=0, metavar="N",
+                   help="log the swap F1 every N epochs in metrics.jsonl (default: off)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="every metric of a run folder: evaluation.json and figures")
+    e.add_argument("run_dir", help="a run folder written by 'tsdsae train'")
+    e.add_argument("--crepe-model", choices=("tiny", "full"), help="CREPE model of the pitch evaluation")
+    e.add_argument("--n-pitch-clips", type=int, help="validation clips in the pitch evaluation")
+    e.add_argument("--n-fad-clips", type=int, help="validation clips in the FAD")
+    e.add_argument("--seed", type=int)
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=_evaluate)
+
+    w = sub.add_parser("sweep", help="train (and evaluate) a grid of runs; finished runs are skipped")
+    w.add_argument("config", help="a sweep file (YAML), e.g. results/cpu/sweep.yaml")
+    w.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local processes (default) or a Ray cluster")
+    w.add_argument("--workers", type=int, help="local processes (default: one per core)")
+    w.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+    w.add_argument("--quick", action="store_true", help="quick mode (as TSDSAE_QUICK=1)")
+    w.add_argument("--no-evaluate", action="store_true", help="train only")
+    w.add_argument("--no-progress", action="store_true")
+    w.set_defaults(func=_sweep)
     return p
 
 

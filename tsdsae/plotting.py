@@ -236,3 +236,21 @@ def methods_table() -> str:
         regs = "R1–R4" if m.regularisers else "—"
         rows.append(f"| {m.label} | {s1} | {', '.join(m.stage2_trainable)} | {prior} | {regs} |")
     return "\n".join(rows)
+
+
+def plot_rpa(results: Mapping[str, Mapping], ax: plt.Axes | None = None) -> plt.Axes:
+    """Grouped bars of raw pitch accuracy (vs the resynthesised input) per model (label → ``rpa``)."""
+    ax = ax or plt.subplots(figsize=(max(4.5, 1.6 + 1.4 * len(results)), 2.8))[1]
+    kinds = [("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap")]
+    width = 0.8 / len(kinds)
+    for k, (key, name) in enumerate(kinds):
+        xs = np.arange(len(results)) + (k - 1) * width
+        vals = [r["vs_resynthesised_input"][key] for r in results.values()]
+        ax.bar(xs, vals, width, label=name, color=PALETTE[k])
+    model = next(iter(results.values()))["crepe_model"]
+    ax.set_xticks(np.arange(len(results)), list(results))
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("raw pitch accuracy")
+    ax.set_title(f"pitch of z (CREPE {model}, 50 cents)")
+    ax.legend(frameon=False, fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    return ax

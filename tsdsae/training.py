@@ -30,6 +30,7 @@ from .config import Config
 from .data.dataset import MelodyAudioDataset, build_dataset
 from .device import resolve_device
 from .errors import TsdsaeError
+from .evaluation.swap import swap_f1
 from .io import write_json_atomic
 from .methods import StagePlan, get_method, stage_plan
 from .models import DSAE
@@ -38,6 +39,15 @@ from .objectives import elbo_terms, swap_regularisers
 
 CHECKPOINT_FORMAT = "tsdsae-checkpoint"
 CHECKPOINT_VERSION = 1
+
+
+def training_identity(cfg: Config | dict[str, Any]) -> dict[str, Any]:
+    """The parts of a configuration that decide what a run learns (data, features, model, training).
+
+    Evaluation settings are left out: a finished run can be evaluated in many ways.
+    """
+    d = cfg.to_dict() if isinstance(cfg, Config) else cfg
+    return json.loads(json.dumps({k: d.get(k) for k in ("data", "features", "model", "train")}))
 
 
 def run_name(cfg: Config) -> str:
@@ -105,12 +115,16 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    track_swap_every: int = 0,
 ) -> RunResult:
     """Train ``cfg`` into ``run_dir``, resuming from its ``last.pt`` if there is one.
 
     ``dataset`` defaults to building (or loading from cache) ``cfg.data``.
     ``stop_after`` ends the call after that many epochs in total (the run can be
     resumed later), e.g. to split a long run across sessions.
+    ``track_swap_every`` > 0 adds the swap-F1 of the current model (notebook 05's
+    protocol, seeded and on its own random stream, so training is unchanged) to the
+    metrics line of every such epoch and of the last one: F1 against epochs.
     """
     cfg.validate()
     method = get_method(cfg.train.method)
@@ -183,6 +197,9 @@ def train(
         state["stopped_early"] = state["bad_epochs"] >= cfg.train.patience
         record = {"epoch": epoch, "stage": plan.stage, "train": train_terms, "val": val_terms,
                   "val_loss": val_loss, "best": improved, "seconds": round(time.perf_counter() - t0, 3)}
+        if track_swap_every > 0 and ((epoch + 1) % track_swap_every == 0 or state["epoch"] == end
+                                     or state["stopped_early"]):
+            record["swap_f1"] = swap_f1(model, ds, seed=cfg.eval.seed).as_dict()
         with open(run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         if improved:
@@ -208,7 +225,7 @@ def load_or_train(cfg: Config, run_dir: str | os.PathLike, dataset: MelodyAudioD
     if not (run_dir / "result.json").is_file():
         train(cfg, run_dir, dataset, **kwargs)
     saved, model = load_model(run_dir)
-    if json.loads(json.dumps(saved.to_dict())) != json.loads(json.dumps(cfg.validate().to_dict())):
+    if training_identity(saved) != training_identity(cfg.validate()):
         raise TsdsaeError(f"{run_dir} holds a run with a different configuration")
     return model
 
@@ -309,8 +326,7 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
 def _check_or_write_config(run_dir: Path, cfg: Config) -> None:
     path = run_dir / "config.json"
     if path.exists():
-        old = json.loads(path.read_text())
-        if old != json.loads(json.dumps(cfg.to_dict())):
+        if training_identity(json.loads(path.read_text())) != training_identity(cfg):
             raise TsdsaeError(f"{run_dir} holds a run with a different configuration: use another folder")
         return
     write_json_atomic(path, cfg.to_dict())

@@ -28,15 +28,16 @@ from ..models import DSAE, reparameterise
 @torch.no_grad()
 def encode(model: DSAE, features: np.ndarray | torch.Tensor, *, batch_size: int = 256,
            sample_z: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior means of v (N, v_dim) and samples (or means) of z (N, T, z_dim)."""
+    """Posterior means of v (N, v_dim) and samples (or means) of z (N, T, z_dim), on the CPU."""
     model.eval()
+    dev = next(model.parameters()).device
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
     model.check_input(x)
     vs, zs = [], []
     for xb in x.split(batch_size):
-        (vm, _), v, z_q = model.encode(xb, sample=False)
-        vs.append(vm)
-        zs.append(reparameterise(*z_q) if sample_z else z_q[0])
+        (vm, _), v, z_q = model.encode(xb.to(dev), sample=False)
+        vs.append(vm.cpu())
+        zs.append((reparameterise(*z_q) if sample_z else z_q[0]).cpu())
     return torch.cat(vs), torch.cat(zs)
 
 
@@ -58,11 +59,12 @@ def swap_decode(model: DSAE, v: torch.Tensor, z: torch.Tensor, j: np.ndarray,
                 batch_size: int = 256) -> dict[str, torch.Tensor]:
     """Decoder means pre-swap, after the global swap and after the local swap, each (N, T, x_dim)."""
     jt = torch.as_tensor(j)
+    dev = next(model.parameters()).device
     out: dict[str, list[torch.Tensor]] = {"pre": [], "post_global": [], "post_local": []}
     for idx in torch.arange(len(v)).split(batch_size):
-        out["pre"].append(model.decode(z[idx], v[idx]))
-        out["post_global"].append(model.decode(z[idx], v[jt[idx]]))
-        out["post_local"].append(model.decode(z[jt[idx]], v[idx]))
+        for key, zz, vv in (("pre", z[idx], v[idx]), ("post_global", z[idx], v[jt[idx]]),
+                            ("post_local", z[jt[idx]], v[idx])):
+            out[key].append(model.decode(zz.to(dev), vv.to(dev)).cpu())
     return {k: torch.cat(b) for k, b in out.items()}
 
 

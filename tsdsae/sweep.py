@@ -1,0 +1,168 @@
+"""A grid of training runs, on local processes or a Ray cluster (``tsdsae sweep``; notebook 05).
+
+A sweep file (YAML) names a preset and the grid to span::
+
+    preset: cpu
+    methods: [dsae, dsae-f, ts-dsae-noreg, ts-dsae]
+    z_dims: [8, 16, 32]
+    seeds: [0, 1, 2]
+    out: results/cpu            # one run folder per point: <out>/<method>-z<z>-…-seed<s>
+    track_swap_every: 5         # swap F1 in metrics.jsonl every 5 epochs (0: off)
+    evaluate: true              # run the evaluation suite on every finished run
+    overrides:                  # optional: any Config field, e.g. {train: {max_epochs: 80}}
+      model: {encoder: factorised}
+
+Every run is independent and resumable: a finished run (``result.json`` and, if
+asked, ``evaluation.json``) is skipped, an unfinished one resumes from its
+``last.pt``. The local executor runs one process per core with one thread each
+(small models train faster side by side than one at a time on several threads);
+``--executor ray --address HOST:PORT`` sends the same jobs to a Ray cluster.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tqdm.auto import tqdm
+
+from .config import METHODS, Config, load_preset
+from .errors import TsdsaeError
+
+EXECUTORS = ("local", "ray")
+_KEYS = {"preset", "quick", "methods", "z_dims", "seeds", "out", "track_swap_every", "evaluate", "overrides"}
+
+
+@dataclass
+class Sweep:
+    """A grid of runs: every method × z size × seed of one preset (plus overrides)."""
+
+    preset: str = "cpu"
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    z_dims: list[int] = field(default_factory=lambda: [8, 16, 32])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    out: str = "results/cpu"
+    track_swap_every: int = 0
+    evaluate: bool = True
+    quick: bool | None = None
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> Sweep:
+        """Read a sweep file; a one-line error for a missing file or an unknown key."""
+        path = Path(path)
+        if not path.is_file():
+            raise TsdsaeError(f"sweep file not found: {path}")
+        try:
+            d = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise TsdsaeError(f"sweep file {path} is not valid YAML ({type(e).__name__})") from None
+        if not isinstance(d, dict):
+            raise TsdsaeError(f"sweep file {path} must hold a mapping of settings")
+        unknown = set(d) - _KEYS
+        if unknown:
+            raise TsdsaeError(f"sweep file {path}: unknown key(s) {', '.join(sorted(unknown))}")
+        sweep = cls(**d)
+        if not Path(sweep.out).is_absolute():  # relative to the sweep file, as a user reads it
+            sweep.out = str((path.parent / sweep.out).resolve())
+        return sweep
+
+    def configs(self) -> Iterator[tuple[Config, Path]]:
+        """Every point of the grid: its validated Config and its run folder."""
+        from .training import run_name
+
+        if not (self.methods and self.z_dims and self.seeds):
+            raise TsdsaeError("sweep: methods, z_dims and seeds must each name at least one value")
+        for seed, z_dim, method in itertools.product(self.seeds, self.z_dims, self.methods):
+            cfg = load_preset(self.preset, quick=self.quick)
+            for part, values in self.overrides.items():
+                if not hasattr(cfg, part) or part in ("preset", "quick"):
+                    raise TsdsaeError(f"sweep overrides: unknown part {part!r}")
+                for name, value in values.items():
+                    if not hasattr(getattr(cfg, part), name):
+                        raise TsdsaeError(f"sweep overrides: {part} has no field {name!r}")
+                    setattr(getattr(cfg, part), name, value)
+            cfg.train.method, cfg.model.z_dim, cfg.train.seed = method, z_dim, seed
+            yield cfg.validate(), Path(self.out) / run_name(cfg)
+
+
+def run_is_done(run_dir: Path, evaluate: bool) -> bool:
+    """Whether a run folder holds a finished run (and its evaluation, if one is asked for)."""
+    return (run_dir / "result.json").is_file() and (not evaluate or (run_dir / "evaluation.json").is_file())
+
+
+def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evaluate: bool,
+            threads: int = 1) -> dict[str, Any]:
+    """Train (or resume) one run and evaluate it: the unit of work of every executor."""
+    import torch
+
+    from .evaluation.suite import evaluate_run
+    from .training import train
+
+    torch.set_num_threads(threads)
+    cfg = Config.from_dict(cfg_dict)
+    started = time.perf_counter()
+    out: dict[str, Any] = {"run_dir": run_dir}
+    if not (Path(run_dir) / "result.json").is_file():  # committed runs keep no last.pt: never retrain them
+        res = train(cfg, run_dir, progress=False, track_swap_every=track_swap_every)
+        out |= {"epochs": res.epochs, "train_seconds": round(res.seconds, 1)}
+    if evaluate:
+        out["swap_f1"] = evaluate_run(run_dir, progress=False)["swap_f1"]
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def run_sweep(sweep: Sweep, *, executor: str = "local", workers: int | None = None,
+              address: str | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Run every unfinished point of ``sweep``; return one summary per run that was run."""
+    if executor not in EXECUTORS:
+        raise TsdsaeError(f"unknown executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+    from .data import build_dataset
+
+    points = list(sweep.configs())
+    todo = [(cfg, d) for cfg, d in points if not run_is_done(d, sweep.evaluate)]
+    for cfg in {repr((c.data, c.features)): c for c, _ in todo}.values():  # each cache once, up front
+        build_dataset(cfg.data, cfg.features, progress=progress)
+    jobs = [(cfg.to_dict(), str(d), sweep.track_swap_every, sweep.evaluate) for cfg, d in todo]
+    bar = tqdm(total=len(points), initial=len(points) - len(todo), desc="sweep", unit="run", disable=not progress)
+    results: list[dict[str, Any]] = []
+    if executor == "local":
+        n = workers or os.cpu_count() or 1
+        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
+            for fut in as_completed([pool.submit(run_job, *job) for job in jobs]):
+                results.append(fut.result())
+                bar.update()
+    else:
+        results = _run_ray(jobs, address, bar)
+    bar.close()
+    return results
+
+
+def _run_ray(jobs: list[tuple], address: str | None, bar: tqdm) -> list[dict[str, Any]]:
+    try:
+        import ray
+    except ImportError:
+        raise TsdsaeError("the ray executor needs Ray: pip install 'tsdsae[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=2)(run_job)
+        pending = [remote.remote(*job) for job in jobs]
+        results = []
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            results.extend(ray.get(done))
+            bar.update(len(done))
+        return results
+    finally:
+        if started_here:
+            ray.shutdown()
