@@ -177,6 +177,10 @@ class EvalConfig:
     #: the embedding of the FAD: CREPE's (tiny or full), since VGGish cannot load offline here.
     fad_model: str = "tiny"
     griffin_lim_iters: int = 32
+    #: CREPE's search range in Hz. dMelodies spans C4–D6 (262–1175 Hz); above ≈ 1.5 kHz
+    #: torchcrepe's Viterbi path can lock onto the top bin on Griffin-Lim audio.
+    crepe_fmin: float = 50.0
+    crepe_fmax: float = 1500.0
 
     def validate(self) -> None:
         """Raise a one-line :class:`TsdsaeError` for unknown models or empty subsets."""
@@ -185,6 +189,9 @@ class EvalConfig:
                 raise TsdsaeError(f"eval: {name} must be 'tiny' or 'full', not {getattr(self, name)!r}")
         if self.n_pitch_clips < 1 or self.n_fad_clips < 2 or self.griffin_lim_iters < 1:
             raise TsdsaeError("eval: n_pitch_clips >= 1, n_fad_clips >= 2 and griffin_lim_iters >= 1 are needed")
+        if not 0 < self.crepe_fmin < self.crepe_fmax <= 2006:
+            raise TsdsaeError(f"eval: need 0 < crepe_fmin < crepe_fmax <= 2006 Hz, got "
+                              f"{self.crepe_fmin}, {self.crepe_fmax}")
 
 
 @dataclass

@@ -18,3 +18,9 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise TsdsaeError(f"device {name!r} asked for, but this machine has no usable CUDA GPU")
     return dev
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Where a module's parameters live (the CPU for a module without parameters)."""
+    param = next(module.parameters(), None)
+    return torch.device("cpu") if param is None else param.device

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..config import EvalConfig
+from ..config import EvalConfig, FeatureConfig, content_hash
 from ..data import MelodyAudioDataset, build_dataset
 from ..errors import TsdsaeError
 from ..features import resynthesise
@@ -47,55 +47,45 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
     if ds.features.shape[-1] != cfg.model.x_dim:
         raise TsdsaeError(f"data has {ds.features.shape[-1]} features per frame, the model reads {cfg.model.x_dim}")
     started = time.perf_counter()
-    steps = tqdm(total=4, desc=f"evaluate {run_dir.name}", disable=not progress)
+    steps = tqdm(total=3, desc=f"evaluate {run_dir.name}", disable=not progress)
     out: dict[str, Any] = {"run": run_dir.name, "method": cfg.train.method, "z_dim": cfg.model.z_dim,
                            "seed": cfg.train.seed, "preset": cfg.preset, "quick": cfg.quick,
                            "eval": dataclasses.asdict(ev)}
     out["swap_f1"] = swap_f1(model, ds, seed=ev.seed).as_dict()
     steps.update()
 
-    val = ds.split("val")
-    rng = np.random.default_rng(ev.seed)
-    sub = np.sort(rng.choice(len(val), size=min(ev.n_pitch_clips, len(val)), replace=False))
-    i_idx = val[sub]
-    j_idx = val[partners(ds.instrument[val], ev.seed)[sub]]
+    sel = select_clips(ds, ev)
+    ref = reference(ds, ev, progress=progress)
+    i_idx, j_idx = sel["pitch_i"], sel["pitch_j"]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(ev.seed)
         v, z = encode(model, np.concatenate([ds.features[i_idx], ds.features[j_idx]]))
     n = len(i_idx)
     with torch.no_grad():  # the swaps pair i (first half) with its partner j (second half)
-        sets = {"input_i": torch.as_tensor(np.asarray(ds.features[i_idx])),
-                "input_j": torch.as_tensor(np.asarray(ds.features[j_idx])),
-                "pre": model.decode(z[:n], v[:n]), "post_global": model.decode(z[:n], v[n:]),
-                "post_local": model.decode(z[n:], v[:n])}
-    resyn = {k: resynthesise(f, cfg.features, n_iter=ev.griffin_lim_iters, seed=ev.seed) for k, f in sets.items()}
-    steps.update()
-    f0 = {k: crepe_pitch(a, cfg.features.sample_rate, model=ev.crepe_model, progress=progress)
-          for k, a in resyn.items()}
-    frames = f0["input_i"].shape[1]
-    score_i = np.stack([score_pitch(ds.factors[k], frames, cfg.data.tempo_bpm) for k in i_idx])
-    score_j = np.stack([score_pitch(ds.factors[k], frames, cfg.data.tempo_bpm) for k in j_idx])
+        decoded = {"pre": model.decode(z[:n], v[:n]), "post_global": model.decode(z[:n], v[n:]),
+                   "post_local": model.decode(z[n:], v[:n])}
+    f0 = {k: _pitch(resynthesise(f, cfg.features, n_iter=ev.griffin_lim_iters, seed=ev.seed), ev, progress)
+          for k, f in decoded.items()}
     out["rpa"] = {
         "crepe_model": ev.crepe_model, "n_clips": n,
-        "vs_resynthesised_input": {"pre": mean_rpa(f0["input_i"], f0["pre"]),
-                                   "post_global": mean_rpa(f0["input_i"], f0["post_global"]),
-                                   "post_local": mean_rpa(f0["input_j"], f0["post_local"])},
-        "vs_score": {"input": mean_rpa(score_i, f0["input_i"]), "pre": mean_rpa(score_i, f0["pre"]),
-                     "post_global": mean_rpa(score_i, f0["post_global"]),
-                     "post_local": mean_rpa(score_j, f0["post_local"])},
+        "vs_resynthesised_input": {"pre": mean_rpa(ref["f0_i"], f0["pre"]),
+                                   "post_global": mean_rpa(ref["f0_i"], f0["post_global"]),
+                                   "post_local": mean_rpa(ref["f0_j"], f0["post_local"])},
+        "vs_score": {"input": mean_rpa(ref["score_i"], ref["f0_i"]), "pre": mean_rpa(ref["score_i"], f0["pre"]),
+                     "post_global": mean_rpa(ref["score_i"], f0["post_global"]),
+                     "post_local": mean_rpa(ref["score_j"], f0["post_local"])},
     }
     steps.update()
 
-    fad_idx = val[np.sort(rng.choice(len(val), size=min(ev.n_fad_clips, len(val)), replace=False))]
-    x = torch.as_tensor(np.asarray(ds.features[fad_idx]))
+    x = torch.as_tensor(np.asarray(ds.features[sel["fad"]]))
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(ev.seed)
-        post = model(x)
+        x_hat = model(x).x_hat
     embedding = CrepeEmbedding(ev.fad_model, progress=progress)
-    stats = [gaussian_stats(embedding(resynthesise(f, cfg.features, n_iter=ev.griffin_lim_iters, seed=ev.seed),
-                                      cfg.features.sample_rate)) for f in (x, post.x_hat)]
-    out["fad"] = {"embedding": embedding.name, "n_clips": len(fad_idx),
-                  "reconstruction_vs_input": frechet_distance(*stats[0], *stats[1])}
+    stats = gaussian_stats(embedding(resynthesise(x_hat, cfg.features, n_iter=ev.griffin_lim_iters, seed=ev.seed),
+                                     cfg.features.sample_rate))
+    out["fad"] = {"embedding": embedding.name, "n_clips": len(sel["fad"]),
+                  "reconstruction_vs_input": frechet_distance(ref["fad_mu"], ref["fad_cov"], *stats)}
     steps.update()
     steps.close()
     out["seconds"] = round(time.perf_counter() - started, 1)
@@ -103,6 +93,48 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
         write_json_atomic(run_dir / "evaluation.json", out)
         _save_figure(run_dir, out)
     return out
+
+
+def select_clips(ds: MelodyAudioDataset, ev: EvalConfig) -> dict[str, np.ndarray]:
+    """The seeded validation subsets: pitch clips i, their partners j, and the FAD clips."""
+    val = ds.split("val")
+    rng = np.random.default_rng(ev.seed)
+    sub = np.sort(rng.choice(len(val), size=min(ev.n_pitch_clips, len(val)), replace=False))
+    fad = val[np.sort(rng.choice(len(val), size=min(ev.n_fad_clips, len(val)), replace=False))]
+    return {"pitch_i": val[sub], "pitch_j": val[partners(ds.instrument[val], ev.seed)[sub]], "fad": fad}
+
+
+def reference(ds: MelodyAudioDataset, ev: EvalConfig, *, progress: bool = False) -> dict[str, np.ndarray]:
+    """What the metrics compare against, which no model changes: CREPE tracks of the resynthesised
+    inputs, the score's pitches, and the FAD statistics of the resynthesised inputs.
+
+    Cached (atomically) in the dataset's folder, keyed by the evaluation settings, so a grid of
+    runs on one data set computes it once.
+    """
+    cfg_features = FeatureConfig(**ds.manifest["features"]) if "features" in ds.manifest else FeatureConfig()
+    sel = select_clips(ds, ev)
+    key = content_hash(dataclasses.asdict(ev), cfg_features, *(sel[k].tolist() for k in sorted(sel)))
+    path = Path(ds.path) / "evaluation-cache" / f"reference-{key}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return dict(f)
+    feats = {k: torch.as_tensor(np.asarray(ds.features[sel[k]])) for k in sel}
+    resyn = {k: resynthesise(f, cfg_features, n_iter=ev.griffin_lim_iters, seed=ev.seed) for k, f in feats.items()}
+    f0_i, f0_j = (_pitch(resyn[k], ev, progress) for k in ("pitch_i", "pitch_j"))
+    tempo = ds.manifest.get("data", {}).get("tempo_bpm", 120.0)
+    score_i, score_j = (np.stack([score_pitch(ds.factors[k], f0_i.shape[1], tempo) for k in sel[name]])
+                        for name in ("pitch_i", "pitch_j"))
+    mu, cov = gaussian_stats(CrepeEmbedding(ev.fad_model, progress=progress)(resyn["fad"], cfg_features.sample_rate))
+    ref = {"f0_i": f0_i, "f0_j": f0_j, "score_i": score_i, "score_j": score_j, "fad_mu": mu, "fad_cov": cov}
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+    np.savez(tmp, **ref)
+    os.replace(tmp, path)
+    return ref
+
+
+def _pitch(audio: torch.Tensor, ev: EvalConfig, progress: bool) -> np.ndarray:
+    return crepe_pitch(audio, model=ev.crepe_model, fmin=ev.crepe_fmin, fmax=ev.crepe_fmax, progress=progress)
 
 
 def _save_figure(run_dir: Path, result: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import f1_score
 
 from ..data.dataset import MelodyAudioDataset
+from ..device import module_device
 from ..models import DSAE, reparameterise
 
 
@@ -30,7 +31,7 @@ def encode(model: DSAE, features: np.ndarray | torch.Tensor, *, batch_size: int 
            sample_z: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior means of v (N, v_dim) and samples (or means) of z (N, T, z_dim), on the CPU."""
     model.eval()
-    dev = next(model.parameters()).device
+    dev = module_device(model)
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
     model.check_input(x)
     vs, zs = [], []
@@ -59,7 +60,7 @@ def swap_decode(model: DSAE, v: torch.Tensor, z: torch.Tensor, j: np.ndarray,
                 batch_size: int = 256) -> dict[str, torch.Tensor]:
     """Decoder means pre-swap, after the global swap and after the local swap, each (N, T, x_dim)."""
     jt = torch.as_tensor(j)
-    dev = next(model.parameters()).device
+    dev = module_device(model)
     out: dict[str, list[torch.Tensor]] = {"pre": [], "post_global": [], "post_local": []}
     for idx in torch.arange(len(v)).split(batch_size):
         for key, zz, vv in (("pre", z[idx], v[idx]), ("post_global", z[idx], v[jt[idx]]),

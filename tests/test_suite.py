@@ -1,0 +1,83 @@
+"""The whole evaluation of a trained run (``tsdsae evaluate``), swap-F1 tracking, and its errors."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tsdsae.cli import main
+from tsdsae.config import Config, EvalConfig, ModelConfig, TrainConfig
+from tsdsae.errors import TsdsaeError
+from tsdsae.evaluation.suite import evaluate_run, reference
+from tsdsae.training import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_checkpoint, read_metrics, train
+
+EV = EvalConfig(crepe_model="tiny", n_pitch_clips=2, n_fad_clips=3, griffin_lim_iters=4)
+
+
+def _cfg(epochs=2):
+    cfg = Config(preset="test", eval=dataclasses.replace(EV))
+    cfg.model = ModelConfig(z_dim=4)
+    cfg.train = TrainConfig(method="ts-dsae", stage1_epochs=1, max_epochs=epochs, patience=epochs, batch_size=8)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def run(small_dataset, tmp_path_factory):
+    path = tmp_path_factory.mktemp("run")
+    train(_cfg(), path, small_dataset, progress=False, track_swap_every=1)
+    return path
+
+
+def test_tracking_logs_swap_f1_and_leaves_training_unchanged(run, small_dataset, tmp_path):
+    lines = read_metrics(run)
+    assert all(set(m["swap_f1"]) == {"pre", "post_global", "post_local", "encoder"} for m in lines)
+    train(_cfg(), tmp_path, small_dataset, progress=False)  # the same run, untracked
+    a, b = load_checkpoint(run / "last.pt"), load_checkpoint(tmp_path / "last.pt")
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+
+
+def test_evaluate_run_writes_every_metric(run, small_dataset):
+    out = evaluate_run(run, dataset=small_dataset, progress=False)
+    saved = json.loads((run / "evaluation.json").read_text())
+    assert saved["swap_f1"] == out["swap_f1"] and (run / "figures" / "evaluation.png").stat().st_size > 10_000
+    assert all(0.0 <= v <= 1.0 for v in out["swap_f1"].values())
+    for group in ("vs_resynthesised_input", "vs_score"):
+        assert all(np.isnan(v) or 0.0 <= v <= 1.0 for v in out["rpa"][group].values())
+    assert out["rpa"]["vs_score"]["input"] > 0.3  # CREPE on the resynthesised input follows the score
+    assert out["fad"]["embedding"] == "torchcrepe-tiny" and np.isfinite(out["fad"]["reconstruction_vs_input"])
+    assert out["eval"]["n_pitch_clips"] == 2 and out["rpa"]["n_clips"] == 2
+
+
+def test_the_reference_is_cached_and_reused(run, small_dataset):
+    first = reference(small_dataset, EV)
+    cached = list((small_dataset.path / "evaluation-cache").glob("reference-*.npz"))
+    assert len(cached) >= 1
+    again = reference(small_dataset, EV)
+    for k in first:
+        np.testing.assert_array_equal(first[k], again[k])
+
+
+def test_errors(run, small_dataset, tmp_path):
+    with pytest.raises(TsdsaeError, match="run folder not found"):
+        evaluate_run(tmp_path / "nowhere")
+    with pytest.raises(TsdsaeError, match="not a tsdsae run folder"):
+        evaluate_run(tmp_path)
+    ck = load_checkpoint(run / "best.pt")
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model": ck["model"]},
+               tmp_path / "no-config.pt")
+    with pytest.raises(TsdsaeError, match="no model configuration"):
+        load_checkpoint(tmp_path / "no-config.pt")
+    narrow = dataclasses.replace(small_dataset, features=np.zeros((len(small_dataset), 251, 64), np.float32))
+    with pytest.raises(TsdsaeError, match="64 features per frame"):
+        evaluate_run(run, dataset=narrow, progress=False)
+    with pytest.raises(TsdsaeError, match="crepe_model"):
+        evaluate_run(run, dataclasses.replace(EV, crepe_model="huge"), dataset=small_dataset)
+
+
+def test_cli_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tsdsae: error:") and "not a tsdsae run folder" in err and "\n" not in err
