@@ -38,7 +38,8 @@ from .config import METHODS, Config, load_preset
 from .errors import TsdsaeError
 
 EXECUTORS = ("local", "ray")
-_KEYS = {"preset", "quick", "methods", "z_dims", "seeds", "out", "track_swap_every", "evaluate", "overrides"}
+_KEYS = {"preset", "quick", "methods", "z_dims", "seeds", "out", "track_swap_every", "evaluate", "overrides",
+         "cache_dir"}
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Sweep:
     evaluate: bool = True
     quick: bool | None = None
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: dataset cache root of every worker (default: $TSDSAE_CACHE or ~/.cache/tsdsae on each machine)
+    cache_dir: str | None = None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> Sweep:
@@ -71,8 +74,10 @@ class Sweep:
         if unknown:
             raise TsdsaeError(f"sweep file {path}: unknown key(s) {', '.join(sorted(unknown))}")
         sweep = cls(**d)
-        if not Path(sweep.out).is_absolute():  # relative to the sweep file, as a user reads it
-            sweep.out = str((path.parent / sweep.out).resolve())
+        # paths are relative to the sweep file, as a user reads it
+        sweep.out = str((path.parent / sweep.out).resolve())
+        if sweep.cache_dir is not None:
+            sweep.cache_dir = str((path.parent / sweep.cache_dir).resolve())
         return sweep
 
     def configs(self) -> Iterator[tuple[Config, Path]]:
@@ -100,22 +105,24 @@ def run_is_done(run_dir: Path, evaluate: bool) -> bool:
 
 
 def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evaluate: bool,
-            threads: int = 1) -> dict[str, Any]:
+            cache_dir: str | None = None, threads: int = 1) -> dict[str, Any]:
     """Train (or resume) one run and evaluate it: the unit of work of every executor."""
     import torch
 
+    from .data import build_dataset
     from .evaluation.suite import evaluate_run
     from .training import train
 
     torch.set_num_threads(threads)
     cfg = Config.from_dict(cfg_dict)
     started = time.perf_counter()
+    ds = build_dataset(cfg.data, cfg.features, cache_dir=cache_dir, workers=1, progress=False)
     out: dict[str, Any] = {"run_dir": run_dir}
     if not (Path(run_dir) / "result.json").is_file():  # committed runs keep no last.pt: never retrain them
-        res = train(cfg, run_dir, progress=False, track_swap_every=track_swap_every)
+        res = train(cfg, run_dir, ds, progress=False, track_swap_every=track_swap_every)
         out |= {"epochs": res.epochs, "train_seconds": round(res.seconds, 1)}
     if evaluate:
-        out["swap_f1"] = evaluate_run(run_dir, progress=False)["swap_f1"]
+        out["swap_f1"] = evaluate_run(run_dir, dataset=ds, progress=False)["swap_f1"]
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -130,8 +137,8 @@ def run_sweep(sweep: Sweep, *, executor: str = "local", workers: int | None = No
     points = list(sweep.configs())
     todo = [(cfg, d) for cfg, d in points if not run_is_done(d, sweep.evaluate)]
     for cfg in {repr((c.data, c.features)): c for c, _ in todo}.values():  # each cache once, up front
-        build_dataset(cfg.data, cfg.features, progress=progress)
-    jobs = [(cfg.to_dict(), str(d), sweep.track_swap_every, sweep.evaluate) for cfg, d in todo]
+        build_dataset(cfg.data, cfg.features, cache_dir=sweep.cache_dir, progress=progress)
+    jobs = [(cfg.to_dict(), str(d), sweep.track_swap_every, sweep.evaluate, sweep.cache_dir) for cfg, d in todo]
     bar = tqdm(total=len(points), initial=len(points) - len(todo), desc="sweep", unit="run", disable=not progress)
     results: list[dict[str, Any]] = []
     if executor == "local":
