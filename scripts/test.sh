@@ -7,6 +7,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 export TSDSAE_QUICK=1 MPLBACKEND=Agg
+# quick-mode runs are trained once per test session and shared by the notebooks and the book build
+TSDSAE_QUICK_RUNS="$(mktemp -d -t tsdsae-quick-runs-XXXXXX)"
+export TSDSAE_QUICK_RUNS
+trap 'rm -rf "$TSDSAE_QUICK_RUNS"' EXIT
 echo "[test] ruff"
 ruff check .
 echo "[test] pytest: unit tests and notebooks (quick mode)"

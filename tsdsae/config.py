@@ -176,6 +176,8 @@ class EvalConfig:
     n_fad_clips: int = 100
     #: the embedding of the FAD: CREPE's (tiny or full), since VGGish cannot load offline here.
     fad_model: str = "tiny"
+    #: frame hop of the FAD embedding in seconds
+    fad_hop_s: float = 0.05
     griffin_lim_iters: int = 32
     #: CREPE's search range in Hz. dMelodies spans C4–D6 (262–1175 Hz); above ≈ 1.5 kHz
     #: torchcrepe's Viterbi path can lock onto the top bin on Griffin-Lim audio.
@@ -187,8 +189,9 @@ class EvalConfig:
         for name in ("crepe_model", "fad_model"):
             if getattr(self, name) not in CREPE_MODELS:
                 raise TsdsaeError(f"eval: {name} must be 'tiny' or 'full', not {getattr(self, name)!r}")
-        if self.n_pitch_clips < 1 or self.n_fad_clips < 2 or self.griffin_lim_iters < 1:
-            raise TsdsaeError("eval: n_pitch_clips >= 1, n_fad_clips >= 2 and griffin_lim_iters >= 1 are needed")
+        if self.n_pitch_clips < 1 or self.n_fad_clips < 2 or self.griffin_lim_iters < 1 or self.fad_hop_s <= 0:
+            raise TsdsaeError("eval: n_pitch_clips >= 1, n_fad_clips >= 2, griffin_lim_iters >= 1 and "
+                              "fad_hop_s > 0 are needed")
         if not 0 < self.crepe_fmin < self.crepe_fmax <= 2006:
             raise TsdsaeError(f"eval: need 0 < crepe_fmin < crepe_fmax <= 2006 Hz, got "
                               f"{self.crepe_fmin}, {self.crepe_fmax}")
@@ -291,7 +294,7 @@ PRESETS = {"paper": _paper, "cpu": _cpu, "quick": _quick, "paper-octave": _instr
 #: What quick mode changes, and nothing else: a small dataset and few epochs.
 QUICK_N_MELODIES = 96
 QUICK_EPOCHS = (10, 30)  # (C, max_epochs)
-QUICK_EVAL = ("tiny", 4, 8)  # (crepe_model, n_pitch_clips, n_fad_clips)
+QUICK_EVAL = ("tiny", 2, 8)  # (crepe_model, n_pitch_clips, n_fad_clips)
 
 
 def _shrink(cfg: Config) -> None:

@@ -131,6 +131,9 @@ def factors_table() -> str:
 
 #: One fixed colour per method, used by every figure.
 METHOD_COLOURS = {"dsae": PALETTE[5], "dsae-f": PALETTE[1], "ts-dsae-noreg": PALETTE[4], "ts-dsae": PALETTE[0]}
+METHOD_LABELS = {"dsae": "DSAE", "dsae-f": "DSAE-f", "ts-dsae-noreg": "TS-DSAE w/o reg", "ts-dsae": "TS-DSAE"}
+#: The three conditions of the swap evaluation: key → axis label.
+SWAP_KINDS = (("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap"))
 
 
 def plot_learning_curves(metrics: Sequence[Mapping], terms: Sequence[str] = ("rec", "kl_z", "kl_v"),
@@ -161,9 +164,8 @@ def plot_swap_f1(results: Mapping[str, Mapping[str, float]], ax: plt.Axes | None
                  title: str = "instrument macro-F1 of v") -> plt.Axes:
     """Grouped bars: for each model (label → scores), F1 pre-swap, post-global and post-local swap."""
     ax = ax or plt.subplots(figsize=(max(4.5, 1.6 + 1.4 * len(results)), 2.8))[1]
-    kinds = [("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap")]
-    width = 0.8 / len(kinds)
-    for k, (key, name) in enumerate(kinds):
+    width = 0.8 / len(SWAP_KINDS)
+    for k, (key, name) in enumerate(SWAP_KINDS):
         xs = np.arange(len(results)) + (k - 1) * width
         vals = [r[key] for r in results.values()]
         ax.bar(xs, vals, width, label=name, color=PALETTE[k])
@@ -241,9 +243,8 @@ def methods_table() -> str:
 def plot_rpa(results: Mapping[str, Mapping], ax: plt.Axes | None = None) -> plt.Axes:
     """Grouped bars of raw pitch accuracy (vs the resynthesised input) per model (label → ``rpa``)."""
     ax = ax or plt.subplots(figsize=(max(4.5, 1.6 + 1.4 * len(results)), 2.8))[1]
-    kinds = [("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap")]
-    width = 0.8 / len(kinds)
-    for k, (key, name) in enumerate(kinds):
+    width = 0.8 / len(SWAP_KINDS)
+    for k, (key, name) in enumerate(SWAP_KINDS):
         xs = np.arange(len(results)) + (k - 1) * width
         vals = [r["vs_resynthesised_input"][key] for r in results.values()]
         ax.bar(xs, vals, width, label=name, color=PALETTE[k])
@@ -253,4 +254,100 @@ def plot_rpa(results: Mapping[str, Mapping], ax: plt.Axes | None = None) -> plt.
     ax.set_ylabel("raw pitch accuracy")
     ax.set_title(f"pitch of z (CREPE {model}, 50 cents)")
     ax.legend(frameon=False, fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    return ax
+
+
+def plot_f1_over_epochs(metrics: Mapping[str, Sequence[Mapping]], stage1_epochs: int | None = None,
+                        axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
+    """Swap F1 against epochs (the ``swap_f1`` entries of ``metrics.jsonl``), one line per run label.
+
+    Labels that start with a method name (``"ts-dsae …"``) take that method's colour.
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(10, 2.8), sharey=True)
+    for label, lines in metrics.items():
+        tracked = [m for m in lines if "swap_f1" in m]
+        method = max((k for k in METHOD_COLOURS if label.startswith(k)), key=len, default=None)
+        for ax, (key, _) in zip(axes, SWAP_KINDS, strict=True):
+            ax.plot([m["epoch"] + 1 for m in tracked], [m["swap_f1"][key] for m in tracked], marker=".", lw=1.3,
+                    color=METHOD_COLOURS.get(method), label=METHOD_LABELS.get(label, label), alpha=0.85)
+    for ax, (_, name) in zip(axes, SWAP_KINDS, strict=True):
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.axhline(0.5, color="0.4", ls=":", lw=1)
+        if stage1_epochs:
+            ax.axvline(stage1_epochs, color="0.5", ls="--", lw=0.8)
+        ax.set_ylim(-0.03, 1.05)
+    axes[0].set_ylabel("instrument macro-F1 of v")
+    axes[-1].legend(frameon=False, fontsize=8, loc="lower right")
+    return axes
+
+
+def plot_pitch_tracks(tracks: Mapping[str, np.ndarray], hop_s: float = 0.01, ax: plt.Axes | None = None,
+                      title: str = "pitch (CREPE)") -> plt.Axes:
+    """Pitch tracks in Hz (0 = unvoiced, drawn as gaps) on a note axis; the first is drawn thick."""
+    ax = ax or plt.subplots(figsize=(8, 2.8))[1]
+    for k, (name, f0) in enumerate(tracks.items()):
+        f0 = np.asarray(f0, dtype=float)
+        midi = np.where(f0 > 0, 69 + 12 * np.log2(np.where(f0 > 0, f0, 1.0) / 440.0), np.nan)
+        ax.plot(np.arange(len(f0)) * hop_s, midi, lw=4 if k == 0 else 1.4, alpha=0.35 if k == 0 else 0.9,
+                color="0.2" if k == 0 else PALETTE[(k - 1) % len(PALETTE)], label=name)
+    lo, hi = ax.get_ylim()
+    ticks = [p for p in range(int(np.floor(lo)), int(np.ceil(hi)) + 1) if p % 12 in (0, 4, 7)]
+    ax.set_yticks(ticks, [note_name(p) for p in ticks])
+    ax.set_xlabel("time (s)")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8, ncols=min(4, len(tracks)), loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    return ax
+
+
+def plot_f1_grid(rows: Sequence[Mapping], axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
+    """The paper's Fig. 3: swap F1 against z for every method; seeds as dots, their mean as a bar.
+
+    ``rows`` are evaluation records (``method``, ``z_dim``, ``seed``, ``swap_f1``), e.g. from
+    :func:`tsdsae.results.collect`.
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(11, 3.1), sharey=True)
+    methods = [m for m in METHOD_COLOURS if any(r["method"] == m for r in rows)]
+    zs = sorted({r["z_dim"] for r in rows})
+    width = 0.8 / max(len(methods), 1)
+    for ax, (key, name) in zip(axes, SWAP_KINDS, strict=True):
+        for k, method in enumerate(methods):
+            for i, z in enumerate(zs):
+                vals = [r["swap_f1"][key] for r in rows if r["method"] == method and r["z_dim"] == z]
+                if not vals:
+                    continue
+                x = i + (k - (len(methods) - 1) / 2) * width
+                ax.bar(x, np.mean(vals), width * 0.9, color=METHOD_COLOURS[method], alpha=0.35,
+                       label=METHOD_LABELS[method] if i == 0 else None)
+                jitter = np.linspace(-0.25, 0.25, len(vals)) * width if len(vals) > 1 else [0.0]
+                ax.scatter(x + np.asarray(jitter), vals, s=14, color=METHOD_COLOURS[method], zorder=3)
+        ax.axhline(0.5, color="0.4", ls=":", lw=1)
+        ax.set_xticks(range(len(zs)), [f"z = {z}" for z in zs])
+        ax.set_title(name)
+        ax.set_ylim(-0.03, 1.08)
+    axes[0].set_ylabel("instrument macro-F1 of v")
+    axes[-1].legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(-0.7, -0.12), ncols=4)
+    return axes
+
+
+def plot_fad_vs_f1(rows: Sequence[Mapping], ax: plt.Axes | None = None) -> plt.Axes:
+    """The paper's Fig. 4: reconstruction FAD against post-global-swap F1, one dot per run."""
+    ax = ax or plt.subplots(figsize=(4.8, 3.4))[1]
+    markers = {8: "o", 16: "s", 32: "^"}
+    for r in rows:
+        ax.scatter(r["fad"]["reconstruction_vs_input"], r["swap_f1"]["post_global"], s=28,
+                   color=METHOD_COLOURS.get(r["method"]), marker=markers.get(r["z_dim"], "D"), alpha=0.85)
+    for method in METHOD_COLOURS:
+        if any(r["method"] == method for r in rows):
+            ax.scatter([], [], color=METHOD_COLOURS[method], label=METHOD_LABELS[method])
+    for z, mk in markers.items():
+        if any(r["z_dim"] == z for r in rows):
+            ax.scatter([], [], color="0.5", marker=mk, label=f"z = {z}")
+    embedding = rows[0]["fad"]["embedding"] if rows else "?"
+    ax.set_xlabel(f"FAD of reconstructions ({embedding}), lower is better")
+    ax.set_ylabel("post-global-swap F1")
+    ax.set_ylim(-0.03, 1.05)
+    ax.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return ax

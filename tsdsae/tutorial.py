@@ -1,26 +1,36 @@
 """The notebooks' way to get a trained model: load the committed run, else train it (notebooks 02–05).
 
 Like the UvA deep-learning notebooks, a chapter loads a checkpoint when one is
-there and trains otherwise. Finished runs of the ``cpu`` preset made with
-``tsdsae train`` are committed under ``artifacts/<preset>/<run name>/`` with their
-provenance (``result.json``). In quick mode every model is trained afresh into a
-temporary folder, in seconds, so the notebooks test the training code itself.
+there and trains otherwise. The notebooks' models are points of the reproduction
+grid (``results/cpu/sweep.yaml``, made with ``tsdsae sweep``), committed under
+``results/<preset>/<run name>/`` with their provenance (``result.json``) and
+evaluation (``evaluation.json``). In quick mode every model is trained afresh into
+a temporary folder, in seconds, so the notebooks test the training code itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .config import Config, load_preset
 from .data import MelodyAudioDataset, build_dataset
+from .evaluation.suite import evaluate_run
 from .models import DSAE
-from .training import load_or_train, run_name
+from .training import load_model, load_or_train, run_name
 
 #: Committed runs live here in a clone of the repository.
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+#: The grid logs the swap F1 every this many epochs; tutorial runs do the same.
+TRACK_SWAP_EVERY = 5
 
 _QUICK_ROOT: Path | None = None
+#: A folder for quick-mode runs shared by the notebooks of one session (set by scripts/test.sh).
+QUICK_RUNS_ENV = "TSDSAE_QUICK_RUNS"
 
 
 def tutorial_config(method: str, z_dim: int = 16, *, seed: int = 0, encoder: str = "factorised",
@@ -33,13 +43,14 @@ def tutorial_config(method: str, z_dim: int = 16, *, seed: int = 0, encoder: str
 
 
 def run_dir_for(cfg: Config) -> Path:
-    """Where the run of ``cfg`` lives: ``artifacts/…`` normally, a temporary folder in quick mode."""
+    """Where the run of ``cfg`` lives: ``results/…`` normally, a temporary folder in quick mode."""
     global _QUICK_ROOT
     if cfg.quick:
-        if _QUICK_ROOT is None:
-            _QUICK_ROOT = Path(tempfile.mkdtemp(prefix="tsdsae-quick-runs-"))
+        if _QUICK_ROOT is None:  # $TSDSAE_QUICK_RUNS lets the notebooks of one test session share runs
+            shared = os.environ.get(QUICK_RUNS_ENV)
+            _QUICK_ROOT = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="tsdsae-quick-runs-"))
         return _QUICK_ROOT / run_name(cfg)
-    return ARTIFACTS / cfg.preset / run_name(cfg)
+    return RESULTS / cfg.preset / run_name(cfg)
 
 
 def tutorial_model(cfg: Config, dataset: MelodyAudioDataset | None = None,
@@ -47,4 +58,17 @@ def tutorial_model(cfg: Config, dataset: MelodyAudioDataset | None = None,
     """The trained model of ``cfg`` (loaded, or trained when absent), its data set and run folder."""
     ds = dataset if dataset is not None else build_dataset(cfg.data, cfg.features, progress=progress)
     run_dir = run_dir_for(cfg)
-    return load_or_train(cfg, run_dir, ds, progress=progress), ds, run_dir
+    model = load_or_train(cfg, run_dir, ds, progress=progress, track_swap_every=TRACK_SWAP_EVERY)
+    return model, ds, run_dir
+
+
+def tutorial_evaluation(run_dir: Path, dataset: MelodyAudioDataset | None = None,
+                        progress: bool = True) -> dict[str, Any]:
+    """The run's ``evaluation.json`` when it is there for the run's own settings, else a fresh evaluation."""
+    path = run_dir / "evaluation.json"
+    cfg, _ = load_model(run_dir)
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("eval") == dataclasses.asdict(cfg.eval):
+            return saved
+    return evaluate_run(run_dir, dataset=dataset, progress=progress)

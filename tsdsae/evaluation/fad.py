@@ -28,15 +28,19 @@ class Embedding(Protocol):
 
 @dataclass
 class CrepeEmbedding:
-    """CREPE's penultimate activations every ``hop_s`` seconds (tiny: 256 values, full: 2048)."""
+    """CREPE's penultimate activations every ``hop_s`` seconds (tiny: 256 values, full: 2048).
+
+    The default 50-ms hop gives 81 frames per 4-s clip; VGGish, the paper's embedding,
+    takes one frame per 0.96 s.
+    """
 
     model: str = "tiny"
-    hop_s: float = 0.01
+    hop_s: float = 0.05
     progress: bool = False
 
     @property
     def name(self) -> str:
-        return f"torchcrepe-{self.model}"
+        return f"torchcrepe-{self.model}, {round(self.hop_s * 1000)} ms hop"
 
     def __call__(self, audio: torch.Tensor, sample_rate: int) -> list[np.ndarray]:
         x = torch.as_tensor(np.asarray(audio), dtype=torch.float32)

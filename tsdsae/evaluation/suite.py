@@ -81,7 +81,7 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(ev.seed)
         x_hat = model(x).x_hat
-    embedding = CrepeEmbedding(ev.fad_model, progress=progress)
+    embedding = CrepeEmbedding(ev.fad_model, ev.fad_hop_s, progress=progress)
     stats = gaussian_stats(embedding(resynthesise(x_hat, cfg.features, n_iter=ev.griffin_lim_iters, seed=ev.seed),
                                      cfg.features.sample_rate))
     out["fad"] = {"embedding": embedding.name, "n_clips": len(sel["fad"]),
@@ -124,7 +124,8 @@ def reference(ds: MelodyAudioDataset, ev: EvalConfig, *, progress: bool = False)
     tempo = ds.manifest.get("data", {}).get("tempo_bpm", 120.0)
     score_i, score_j = (np.stack([score_pitch(ds.factors[k], f0_i.shape[1], tempo) for k in sel[name]])
                         for name in ("pitch_i", "pitch_j"))
-    mu, cov = gaussian_stats(CrepeEmbedding(ev.fad_model, progress=progress)(resyn["fad"], cfg_features.sample_rate))
+    embedding = CrepeEmbedding(ev.fad_model, ev.fad_hop_s, progress=progress)
+    mu, cov = gaussian_stats(embedding(resyn["fad"], cfg_features.sample_rate))
     ref = {"f0_i": f0_i, "f0_j": f0_j, "score_i": score_i, "score_j": score_j, "fad_mu": mu, "fad_cov": cov}
     path.parent.mkdir(exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")

@@ -1,0 +1,105 @@
+"""Reading a folder of finished runs into one table: the reproduction grid (notebook 05, README).
+
+Each run folder written by ``tsdsae train``/``tsdsae sweep`` holds ``result.json``
+(provenance) and, once evaluated, ``evaluation.json``; :func:`collect` joins them
+into one record per run, the input of :func:`~tsdsae.plotting.plot_f1_grid`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import TsdsaeError
+
+
+def collect(root: str | os.PathLike, *, evaluated_only: bool = True) -> list[dict[str, Any]]:
+    """One record per finished run under ``root``: ``result.json`` merged with ``evaluation.json``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise TsdsaeError(f"results folder not found: {root}")
+    rows = []
+    for result in sorted(root.glob("*/result.json")):
+        evaluation = result.with_name("evaluation.json")
+        if evaluated_only and not evaluation.is_file():
+            continue
+        row = json.loads(result.read_text())
+        if evaluation.is_file():
+            row |= {k: v for k, v in json.loads(evaluation.read_text()).items() if k not in row}
+        row["run"] = result.parent.name
+        rows.append(row)
+    return rows
+
+
+def summary_table(rows: Sequence[Mapping[str, Any]], metric: str = "post_global") -> str:
+    """A Markdown table of swap F1 ``metric``: mean ± sd (n seeds) per method and z."""
+    from .plotting import METHOD_LABELS
+
+    zs = sorted({r["z_dim"] for r in rows})
+    lines = ["| method | " + " | ".join(f"z = {z}" for z in zs) + " |", "|---" * (len(zs) + 1) + "|"]
+    for method, label in METHOD_LABELS.items():
+        cells = []
+        for z in zs:
+            vals = [r["swap_f1"][metric] for r in rows if r["method"] == method and r["z_dim"] == z]
+            cells.append(f"{np.mean(vals):.2f} ± {np.std(vals):.2f} (n={len(vals)})" if vals else "—")
+        if any(c != "—" for c in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cost_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A Markdown table of training cost per method and z: epochs and mean wall seconds per run."""
+    from .plotting import METHOD_LABELS
+
+    lines = ["| method | z | runs | epochs | train minutes per run (mean) |", "|---|---|---|---|---|"]
+    for method, label in METHOD_LABELS.items():
+        for z in sorted({r["z_dim"] for r in rows}):
+            sel = [r for r in rows if r["method"] == method and r["z_dim"] == z]
+            if sel:
+                minutes = np.mean([r["train_seconds"] for r in sel]) / 60
+                lines.append(f"| {label} | {z} | {len(sel)} | {sel[0]['epochs']} | {minutes:.1f} |")
+    return "\n".join(lines)
+
+
+def save_grid_figures(root: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | None = None) -> list[Path]:
+    """Write the grid's Fig. 3 (``fig3_swap_f1.png``) and Fig. 4 (``fig4_fad_f1.png``) into ``root``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_f1_grid, plot_fad_vs_f1, use_style
+
+    root = Path(root)
+    rows = collect(root) if rows is None else rows
+    if not rows:
+        raise TsdsaeError(f"no evaluated run under {root}: run 'tsdsae sweep' (with evaluate: true) first")
+    use_style()
+    paths = []
+    for name, draw in (("fig3_swap_f1.png", plot_f1_grid), ("fig4_fad_f1.png", plot_fad_vs_f1)):
+        draw(rows)
+        fig = plt.gcf()
+        tmp = root / f".{name}.tmp-{os.getpid()}.png"
+        fig.savefig(tmp)
+        plt.close(fig)
+        os.replace(tmp, root / name)
+        paths.append(root / name)
+    return paths
+
+
+def report(root: str | os.PathLike) -> str:
+    """The grid under ``root`` in Markdown (F1 tables and cost), after writing its figures."""
+    from .plotting import SWAP_KINDS
+
+    rows = collect(root)
+    save_grid_figures(root, rows)
+    parts = [f"{len(rows)} evaluated runs.", ""]
+    for key, name in SWAP_KINDS:
+        parts += [f"**{name} F1** (mean ± sd over seeds)", "", summary_table(rows, key), ""]
+    parts += ["**training cost**", "", cost_table(rows)]
+    return "\n".join(parts)
