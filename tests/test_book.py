@@ -1,6 +1,7 @@
 """Notebook hygiene and the book's table of contents (the policy: outputs are stripped)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,19 @@ def test_notebook_hygiene(path):
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [], f"{path.name}: commit notebooks with outputs stripped"
             assert cell.get("execution_count") is None, f"{path.name}: execution counts must be cleared"
+
+
+FIGURE_CALLS = re.compile(r"\b(plot_\w+|plt\.subplots|swap_explorer)\(")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_cell_has_alt_text(path):
+    """Cells that draw carry alt text for the book (cell metadata mystnb.image.alt)."""
+    for k, cell in enumerate(json.loads(path.read_text())["cells"]):
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "code" and FIGURE_CALLS.search(src) and "import" not in src.split("\n")[0]:
+            alt = cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+            assert len(alt) > 20, f"{path.name} cell {k} draws a figure without alt text"
 
 
 def test_every_notebook_and_page_is_in_the_table_of_contents():

@@ -25,7 +25,7 @@ def _cfg(epochs=2):
 
 @pytest.fixture(scope="module")
 def run(small_dataset, tmp_path_factory):
-    path = tmp_path_factory.mktemp("run")
+    path = tmp_path_factory.mktemp("runs") / "ts-dsae-tiny"
     train(_cfg(), path, small_dataset, progress=False, track_swap_every=1)
     return path
 
@@ -81,3 +81,17 @@ def test_cli_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("tsdsae: error:") and "not a tsdsae run folder" in err and "\n" not in err
+
+
+def test_results_of_a_folder_of_runs(run, small_dataset, capsys):
+    from tsdsae.results import collect, report
+
+    evaluate_run(run, dataset=small_dataset, progress=False)
+    rows = collect(run.parent)
+    assert [r["run"] for r in rows] == [run.name] and rows[0]["method"] == "ts-dsae" and "swap_f1" in rows[0]
+    text = report(run.parent)
+    assert "TS-DSAE" in text and "post-global swap F1" in text
+    assert (run.parent / "fig3_swap_f1.png").stat().st_size > 10_000 and (run.parent / "fig4_fad_f1.png").is_file()
+    assert main(["report", str(run.parent)]) == 0 and "n=1" in capsys.readouterr().out
+    with pytest.raises(TsdsaeError, match="results folder not found"):
+        collect(run.parent / "none")
