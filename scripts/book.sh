@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
-export MPLBACKEND=Agg
+unset MPLBACKEND  # the notebooks' kernels keep their inline backend: figures appear in the book
 echo "[book] synthesising the data set (cached after the first run)"
 tsdsae synth --preset paper
 echo "[book] executing the notebooks and building the HTML"

@@ -6,7 +6,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
-export TSDSAE_QUICK=1 MPLBACKEND=Agg
+export TSDSAE_QUICK=1
+unset MPLBACKEND  # the notebooks' kernels must keep their inline backend, or the book has no figures
 # quick-mode runs are trained once per test session and shared by the notebooks and the book build
 TSDSAE_QUICK_RUNS="$(mktemp -d -t tsdsae-quick-runs-XXXXXX)"
 export TSDSAE_QUICK_RUNS
@@ -17,4 +18,11 @@ echo "[test] pytest: unit tests and notebooks (quick mode)"
 python -m pytest tests --nbmake notebooks --nbmake-timeout=900 -p no:cacheprovider "$@"
 echo "[test] the book, quick mode, warnings are errors"
 jupyter-book build --all -W -n --keep-going "$ROOT" > "$ROOT/_build.log" 2>&1 || { tail -n 60 "$ROOT/_build.log"; exit 1; }
+python - <<'PY'
+# every chapter page shows figures, each with alt text
+import pathlib, re, sys
+pages = sorted(pathlib.Path("_build/html/notebooks").glob("*.html"))
+bad = [p.name for p in pages if not re.search(r'<img alt="[^"]{20,}"', p.read_text())]
+sys.exit(f"book pages without figures or alt text: {bad}" if bad or not pages else 0)
+PY
 echo "[test] book built: _build/html/index.html"

@@ -308,7 +308,7 @@ def plot_f1_grid(rows: Sequence[Mapping], axes: Sequence[plt.Axes] | None = None
     :func:`tsdsae.results.collect`.
     """
     if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(11, 3.1), sharey=True)
+        _, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
     methods = [m for m in METHOD_COLOURS if any(r["method"] == m for r in rows)]
     zs = sorted({r["z_dim"] for r in rows})
     width = 0.8 / max(len(methods), 1)
@@ -319,8 +319,7 @@ def plot_f1_grid(rows: Sequence[Mapping], axes: Sequence[plt.Axes] | None = None
                 if not vals:
                     continue
                 x = i + (k - (len(methods) - 1) / 2) * width
-                ax.bar(x, np.mean(vals), width * 0.9, color=METHOD_COLOURS[method], alpha=0.35,
-                       label=METHOD_LABELS[method] if i == 0 else None)
+                ax.bar(x, np.mean(vals), width * 0.9, color=METHOD_COLOURS[method], alpha=0.35)
                 jitter = np.linspace(-0.25, 0.25, len(vals)) * width if len(vals) > 1 else [0.0]
                 ax.scatter(x + np.asarray(jitter), vals, s=14, color=METHOD_COLOURS[method], zorder=3)
         ax.axhline(0.5, color="0.4", ls=":", lw=1)
@@ -328,7 +327,9 @@ def plot_f1_grid(rows: Sequence[Mapping], axes: Sequence[plt.Axes] | None = None
         ax.set_title(name)
         ax.set_ylim(-0.03, 1.08)
     axes[0].set_ylabel("instrument macro-F1 of v")
-    axes[-1].legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(-0.7, -0.12), ncols=4)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=METHOD_COLOURS[m], alpha=0.6) for m in methods]
+    axes[0].figure.legend(handles, [METHOD_LABELS[m] for m in methods], loc="outside lower center",
+                          ncols=len(methods), frameon=False, fontsize=8)
     return axes
 
 
