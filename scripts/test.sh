@@ -17,12 +17,15 @@ ruff check .
 echo "[test] pytest: unit tests and notebooks (quick mode)"
 python -m pytest tests --nbmake notebooks --nbmake-timeout=900 -p no:cacheprovider "$@"
 echo "[test] the book, quick mode, warnings are errors"
-jupyter-book build --all -W -n --keep-going "$ROOT" > "$ROOT/_build.log" 2>&1 || { tail -n 60 "$ROOT/_build.log"; exit 1; }
+# its own output folder (and execution cache): quick-mode pages must never be reused by the full book
+QUICK_BOOK="$ROOT/_build/quick"
+jupyter-book build --all -W -n --keep-going --path-output "$QUICK_BOOK" "$ROOT" > "$ROOT/_build.log" 2>&1 \
+  || { tail -n 60 "$ROOT/_build.log"; exit 1; }
 python - <<'PY'
 # every chapter page shows figures, each with alt text
 import pathlib, re, sys
-pages = sorted(pathlib.Path("_build/html/notebooks").glob("*.html"))
+pages = sorted(pathlib.Path("_build/quick/_build/html/notebooks").glob("*.html"))
 bad = [p.name for p in pages if not re.search(r'<img alt="[^"]{20,}"', p.read_text())]
 sys.exit(f"book pages without figures or alt text: {bad}" if bad or not pages else 0)
 PY
-echo "[test] book built: _build/html/index.html"
+echo "[test] quick-mode book built: _build/quick/_build/html/index.html"
