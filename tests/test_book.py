@@ -58,3 +58,17 @@ def test_every_notebook_and_page_is_in_the_table_of_contents():
 def test_notebooks_are_numbered_in_order():
     numbers = [int(p.name.split("_")[0]) for p in NOTEBOOKS]
     assert numbers == list(range(1, len(numbers) + 1))
+
+
+CHAPTERS = NOTEBOOKS + [ROOT / "book" / "background.md"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_chapter_follows_the_template(path):
+    """Objectives, then the body, then a summary and further reading, in that order."""
+    if path.suffix == ".ipynb":
+        text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+    else:
+        text = path.read_text()
+    marks = [text.find(m) for m in ("**Objectives.**", "## Summary", "**Further reading.**")]
+    assert all(m >= 0 for m in marks) and marks == sorted(marks), f"{path.name} does not follow the template"
