@@ -59,10 +59,9 @@ def _train(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation.suite import evaluate_run
-    from .training import load_model
+    from .training import run_config
 
-    cfg, _ = load_model(args.run_dir)
-    ev = cfg.eval
+    ev = run_config(args.run_dir).eval
     for name in ("crepe_model", "n_pitch_clips", "n_fad_clips", "seed"):
         if getattr(args, name) is not None:
             setattr(ev, name, getattr(args, name))

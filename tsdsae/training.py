@@ -305,14 +305,27 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     """The configuration and model (eval mode) stored in a checkpoint or a run folder's best.pt."""
     path = Path(path)
     if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise TsdsaeError(f"{path} is not a tsdsae run folder (no config.json)")
-        path = path / "best.pt"
+        path = run_folder(path) / "best.pt"
     ck = load_checkpoint(path, map_location)
     cfg = Config.from_dict(ck["config"])
     model = DSAE(cfg.model)
     model.load_state_dict(ck["model"])
     return cfg, model.eval()
+
+
+def run_config(run_dir: str | os.PathLike) -> Config:
+    """The configuration of a run folder (its ``config.json``), without loading a checkpoint."""
+    return Config.from_dict(json.loads((run_folder(run_dir) / "config.json").read_text()))
+
+
+def run_folder(run_dir: str | os.PathLike) -> Path:
+    """``run_dir`` as a Path; a one-line error when it is missing or holds no run."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise TsdsaeError(f"run folder not found: {run_dir}")
+    if not (run_dir / "config.json").is_file():
+        raise TsdsaeError(f"{run_dir} is not a tsdsae run folder (no config.json)")
+    return run_dir
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:

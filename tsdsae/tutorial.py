@@ -21,7 +21,7 @@ from .config import Config, load_preset
 from .data import MelodyAudioDataset, build_dataset
 from .evaluation.suite import evaluate_run
 from .models import DSAE
-from .training import load_model, load_or_train, run_name
+from .training import load_or_train, run_config, run_name
 
 #: Committed runs live here in a clone of the repository.
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -66,9 +66,8 @@ def tutorial_evaluation(run_dir: Path, dataset: MelodyAudioDataset | None = None
                         progress: bool = True) -> dict[str, Any]:
     """The run's ``evaluation.json`` when it is there for the run's own settings, else a fresh evaluation."""
     path = run_dir / "evaluation.json"
-    cfg, _ = load_model(run_dir)
     if path.is_file():
         saved = json.loads(path.read_text())
-        if saved.get("eval") == dataclasses.asdict(cfg.eval):
+        if saved.get("eval") == dataclasses.asdict(run_config(run_dir).eval):
             return saved
     return evaluate_run(run_dir, dataset=dataset, progress=progress)

@@ -27,19 +27,17 @@ from ..data import MelodyAudioDataset, build_dataset
 from ..errors import TsdsaeError
 from ..features import resynthesise
 from ..io import write_json_atomic
-from ..training import load_model
+from ..training import load_model, run_folder
 from .fad import CrepeEmbedding, frechet_distance, gaussian_stats
 from .pitch import crepe_pitch, mean_rpa, score_pitch
-from .swap import encode, partners, swap_f1
+from .swap import encode, partners, swap_decode, swap_f1
 
 
 def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None, *,
                  dataset: MelodyAudioDataset | None = None, progress: bool = True,
                  write: bool = True) -> dict[str, Any]:
     """All metrics of the run in ``run_dir`` under ``eval_cfg`` (default: the run's own)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise TsdsaeError(f"run folder not found: {run_dir}")
+    run_dir = run_folder(run_dir)
     cfg, model = load_model(run_dir)
     ev = eval_cfg or cfg.eval
     ev.validate()
@@ -60,10 +58,8 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(ev.seed)
         v, z = encode(model, np.concatenate([ds.features[i_idx], ds.features[j_idx]]))
-    n = len(i_idx)
-    with torch.no_grad():  # the swaps pair i (first half) with its partner j (second half)
-        decoded = {"pre": model.decode(z[:n], v[:n]), "post_global": model.decode(z[:n], v[n:]),
-                   "post_local": model.decode(z[n:], v[:n])}
+    n = len(i_idx)  # the swaps pair i (first half) with its partner j (second half)
+    decoded = swap_decode(model, v, z, np.arange(n, 2 * n), i=np.arange(n))
     f0 = {k: _pitch(resynthesise(f, cfg.features, n_iter=ev.griffin_lim_iters, seed=ev.seed), ev, progress)
           for k, f in decoded.items()}
     out["rpa"] = {

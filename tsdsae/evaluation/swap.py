@@ -56,15 +56,20 @@ def partners(labels: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 @torch.no_grad()
-def swap_decode(model: DSAE, v: torch.Tensor, z: torch.Tensor, j: np.ndarray,
-                batch_size: int = 256) -> dict[str, torch.Tensor]:
-    """Decoder means pre-swap, after the global swap and after the local swap, each (N, T, x_dim)."""
+def swap_decode(model: DSAE, v: torch.Tensor, z: torch.Tensor, j: np.ndarray, *,
+                i: np.ndarray | None = None, batch_size: int = 256) -> dict[str, torch.Tensor]:
+    """Decoder means of the pairs (i, j): pre-swap Dec(z^i, v^i), after the global swap
+    Dec(z^i, v^j) and after the local swap Dec(z^j, v^i), each (pairs, T, x_dim).
+
+    ``i`` defaults to every item, in order, so ``j`` is then one partner per item.
+    """
     jt = torch.as_tensor(j)
+    it = torch.arange(len(v)) if i is None else torch.as_tensor(i)
     dev = module_device(model)
     out: dict[str, list[torch.Tensor]] = {"pre": [], "post_global": [], "post_local": []}
-    for idx in torch.arange(len(v)).split(batch_size):
-        for key, zz, vv in (("pre", z[idx], v[idx]), ("post_global", z[idx], v[jt[idx]]),
-                            ("post_local", z[jt[idx]], v[idx])):
+    for k in torch.arange(len(it)).split(batch_size):
+        a, b = it[k], jt[k]
+        for key, zz, vv in (("pre", z[a], v[a]), ("post_global", z[a], v[b]), ("post_local", z[b], v[a])):
             out[key].append(model.decode(zz.to(dev), vv.to(dev)).cpu())
     return {k: torch.cat(b) for k, b in out.items()}
 
@@ -112,6 +117,6 @@ def swap_pair(model: DSAE, ds: MelodyAudioDataset, i: int, j: int, seed: int = 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         v, z = encode(model, ds.features[[i, j]])
-    dec = swap_decode(model, v, z, np.array([1, 0]))
+    dec = swap_decode(model, v, z, np.array([1]), i=np.array([0]))
     return {"i reconstructed": dec["pre"][0].numpy(), "z of i, v of j": dec["post_global"][0].numpy(),
             "z of j, v of i": dec["post_local"][0].numpy()}
