@@ -33,6 +33,10 @@ def test_crepe_finds_the_melody(tracks):
     assert set(np.round(midi).astype(int)) >= {60, 64, 67, 72}
 
 
+def test_crepe_pitch_is_deterministic(tracks):
+    np.testing.assert_array_equal(crepe_pitch(_melody(1)[None], SR, model="tiny"), tracks[1:])
+
+
 def test_rpa_is_one_for_identical_audio_and_zero_a_semitone_off(tracks):
     assert raw_pitch_accuracy(tracks[0], tracks[0]) == 1.0
     assert raw_pitch_accuracy(tracks[0], tracks[1]) < 0.05  # 100 cents > the 50-cent tolerance

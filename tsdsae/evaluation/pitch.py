@@ -26,20 +26,26 @@ HOP_S = 0.01
 @torch.no_grad()
 def crepe_pitch(audio: torch.Tensor | np.ndarray, sample_rate: int = 16000, *, model: str = "tiny",
                 fmin: float = 50.0, fmax: float = 1500.0, periodicity_threshold: float = 0.5,
-                batch_size: int = 512, progress: bool = False) -> np.ndarray:
-    """CREPE pitch in Hz (N, frames) at a 10-ms hop; 0 where unvoiced. ``audio`` is (N, samples)."""
+                batch_size: int = 512, progress: bool = False, seed: int = 0) -> np.ndarray:
+    """CREPE pitch in Hz (N, frames) at a 10-ms hop; 0 where unvoiced. ``audio`` is (N, samples).
+
+    Deterministic for a ``seed`` (torchcrepe's dithering noise is drawn from it).
+    """
     x = torch.as_tensor(np.asarray(audio), dtype=torch.float32)
     if x.ndim == 1:
         x = x[None]
     hop = int(round(HOP_S * sample_rate))
     out = []
+    numpy_state = np.random.get_state()  # noqa: NPY002 (torchcrepe dithers with NumPy's global generator)
     for clip in tqdm(x, desc=f"CREPE {model}", disable=not progress, unit="clip"):
+        np.random.seed(seed)  # noqa: NPY002  (per clip: a track does not depend on the others in the batch)
         f0, periodicity = torchcrepe.predict(clip[None], sample_rate, hop, fmin, fmax, model=model,
                                              decoder=torchcrepe.decode.viterbi, return_periodicity=True,
                                              batch_size=batch_size, device="cpu", pad=True)
         f0 = f0[0].numpy().astype(np.float64)
         f0[periodicity[0].numpy() < periodicity_threshold] = 0.0
         out.append(f0)
+    np.random.set_state(numpy_state)  # noqa: NPY002
     return np.stack(out)
 
 

@@ -131,7 +131,8 @@ def reference(ds: MelodyAudioDataset, ev: EvalConfig, *, progress: bool = False)
 
 
 def _pitch(audio: torch.Tensor, ev: EvalConfig, progress: bool) -> np.ndarray:
-    return crepe_pitch(audio, model=ev.crepe_model, fmin=ev.crepe_fmin, fmax=ev.crepe_fmax, progress=progress)
+    return crepe_pitch(audio, model=ev.crepe_model, fmin=ev.crepe_fmin, fmax=ev.crepe_fmax, progress=progress,
+                       seed=ev.seed)
 
 
 def _save_figure(run_dir: Path, result: dict[str, Any]) -> None:
