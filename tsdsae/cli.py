@@ -69,6 +69,19 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(json.dumps({k: res[k] for k in ("swap_f1", "rpa", "fad", "seconds")}, indent=2))
 
 
+def _probe(args: argparse.Namespace) -> None:
+    from tqdm.auto import tqdm
+
+    from .evaluation.probing import probe_run
+    from .results import probing_table
+
+    rows = []
+    for run_dir in tqdm(args.run_dirs, desc="probe", disable=args.no_progress):
+        out = probe_run(run_dir)
+        rows.append({"method": out["method"], "z_dim": out["z_dim"], "probing": out["factors"]})
+    print(probing_table(rows))
+
+
 def _sweep(args: argparse.Namespace) -> None:
     from .sweep import Sweep, run_sweep
 
@@ -135,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int)
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_evaluate)
+
+    b = sub.add_parser("probe", help="linear probes of the known factors from v and z: probing.json")
+    b.add_argument("run_dirs", nargs="+", help="run folders written by 'tsdsae train'")
+    b.add_argument("--no-progress", action="store_true")
+    b.set_defaults(func=_probe)
 
     w = sub.add_parser("sweep", help="train (and evaluate) a grid of runs; finished runs are skipped")
     w.add_argument("config", help="a sweep file (YAML), e.g. results/cpu/sweep.yaml")

@@ -31,6 +31,9 @@ def collect(root: str | os.PathLike, *, evaluated_only: bool = True) -> list[dic
         row = json.loads(result.read_text())
         if evaluation.is_file():
             row |= {k: v for k, v in json.loads(evaluation.read_text()).items() if k not in row}
+        probing = result.with_name("probing.json")
+        if probing.is_file():
+            row["probing"] = json.loads(probing.read_text())["factors"]
         row["run"] = result.parent.name
         rows.append(row)
     return rows
@@ -63,6 +66,41 @@ def cost_table(rows: Sequence[Mapping[str, Any]]) -> str:
             if sel:
                 minutes = np.mean([r["train_seconds"] for r in sel]) / 60
                 lines.append(f"| {label} | {z} | {len(sel)} | {sel[0]['epochs']} | {minutes:.1f} |")
+    return "\n".join(lines)
+
+
+#: How the probing table groups the factors: local factors of one kind share a column.
+PROBE_GROUPS = {"rhythm_bar1": "rhythm", "rhythm_bar2": "rhythm", **{f"arp_chord{k}": "arpeggio" for k in range(1, 5)}}
+
+
+def probing_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A Markdown table of the linear probes: balanced accuracy from v and from z per factor group.
+
+    ``rows`` carry ``method``, ``z_dim`` and ``probing`` (``{factor: {"v", "z", "chance", "kind"}}``,
+    as :func:`collect` reads it from ``probing.json``); cells are means over seeds and over the
+    factors of a group (rhythm: both bars; arpeggio: the four chords).
+    """
+    from .plotting import METHOD_LABELS
+
+    rows = [r for r in rows if r.get("probing")]
+    if not rows:
+        raise TsdsaeError("no probed run: run 'tsdsae probe RUN_DIR' first")
+    groups: dict[str, list[float]] = {}
+    for factor, d in rows[0]["probing"].items():
+        groups.setdefault(PROBE_GROUPS.get(factor, factor), []).append(d["chance"])
+    head = " | ".join(f"{g} from v | {g} from z" for g in groups)
+    chance = " | ".join(f"{np.mean(c):.2f} | {np.mean(c):.2f}" for c in groups.values())
+    lines = [f"| method | z | runs | {head} |", "|---" * (3 + 2 * len(groups)) + "|", f"| chance | | | {chance} |"]
+    for method, label in METHOD_LABELS.items():
+        for z in sorted({r["z_dim"] for r in rows}):
+            sel = [r["probing"] for r in rows if r["method"] == method and r["z_dim"] == z]
+            if not sel:
+                continue
+            cells = []
+            for group in groups:
+                factors = [f for f in sel[0] if PROBE_GROUPS.get(f, f) == group]
+                cells += [f"{np.mean([p[f][latent] for p in sel for f in factors]):.2f}" for latent in ("v", "z")]
+            lines.append(f"| {label} | {z} | {len(sel)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -101,5 +139,7 @@ def report(root: str | os.PathLike) -> str:
     parts = [f"{len(rows)} evaluated runs.", ""]
     for key, name in SWAP_KINDS:
         parts += [f"**{name} F1** (mean ± sd over seeds)", "", summary_table(rows, key), ""]
+    if any(r.get("probing") for r in rows):
+        parts += ["**linear probes** (balanced accuracy on validation; mean over seeds)", "", probing_table(rows), ""]
     parts += ["**training cost**", "", cost_table(rows)]
     return "\n".join(parts)

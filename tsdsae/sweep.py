@@ -8,12 +8,12 @@ A sweep file (YAML) names a preset and the grid to span::
     seeds: [0, 1, 2]
     out: results/cpu            # one run folder per point: <out>/<method>-z<z>-…-seed<s>
     track_swap_every: 5         # swap F1 in metrics.jsonl every 5 epochs (0: off)
-    evaluate: true              # run the evaluation suite on every finished run
+    evaluate: true              # evaluation suite and probes on every finished run
     overrides:                  # optional: any Config field, e.g. {train: {max_epochs: 80}}
       model: {encoder: factorised}
 
 Every run is independent and resumable: a finished run (``result.json`` and, if
-asked, ``evaluation.json``) is skipped, an unfinished one resumes from its
+asked, ``evaluation.json`` and ``probing.json``) is skipped, an unfinished one resumes from its
 ``last.pt``. The local executor runs one process per core with one thread each
 (small models train faster side by side than one at a time on several threads);
 ``--executor ray --address HOST:PORT`` sends the same jobs to a Ray cluster.
@@ -99,9 +99,14 @@ class Sweep:
             yield cfg.validate(), Path(self.out) / run_name(cfg)
 
 
+#: What a finished, evaluated run folder holds besides ``result.json``.
+EVALUATION_FILES = ("evaluation.json", "probing.json")
+
+
 def run_is_done(run_dir: Path, evaluate: bool) -> bool:
-    """Whether a run folder holds a finished run (and its evaluation, if one is asked for)."""
-    return (run_dir / "result.json").is_file() and (not evaluate or (run_dir / "evaluation.json").is_file())
+    """Whether a run folder holds a finished run (and its evaluation and probes, if asked for)."""
+    return (run_dir / "result.json").is_file() and (
+        not evaluate or all((run_dir / name).is_file() for name in EVALUATION_FILES))
 
 
 def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evaluate: bool,
@@ -110,6 +115,7 @@ def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evalu
     import torch
 
     from .data import build_dataset
+    from .evaluation.probing import probe_run
     from .evaluation.suite import evaluate_run
     from .training import train
 
@@ -121,8 +127,10 @@ def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evalu
     if not (Path(run_dir) / "result.json").is_file():  # committed runs keep no last.pt: never retrain them
         res = train(cfg, run_dir, ds, progress=False, track_swap_every=track_swap_every)
         out |= {"epochs": res.epochs, "train_seconds": round(res.seconds, 1)}
-    if evaluate:
+    if evaluate and not (Path(run_dir) / "evaluation.json").is_file():
         out["swap_f1"] = evaluate_run(run_dir, dataset=ds, progress=False)["swap_f1"]
+    if evaluate and not (Path(run_dir) / "probing.json").is_file():
+        probe_run(run_dir, dataset=ds)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 

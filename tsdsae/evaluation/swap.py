@@ -14,6 +14,7 @@ ignores v (the global latent has collapsed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,15 +43,24 @@ def encode(model: DSAE, features: np.ndarray | torch.Tensor, *, batch_size: int 
     return torch.cat(vs), torch.cat(zs)
 
 
-def partners(labels: np.ndarray, seed: int = 0) -> np.ndarray:
-    """For every item, a random partner index with a *different* label (seeded)."""
+def partners(labels: np.ndarray, seed: int = 0, *, differ: Sequence[bool] | None = None) -> np.ndarray:
+    """For every item, a random partner index with a *different* label (seeded).
+
+    ``labels`` may be (N,) or (N, F) for F factors; then ``differ[f]`` says whether the
+    partner must differ in factor f (True) or agree with it (False), e.g. "another
+    instrument, the same octave". Default: differ in every factor.
+    """
     labels = np.asarray(labels)
+    table = labels[:, None] if labels.ndim == 1 else labels
+    want = np.ones(table.shape[1], bool) if differ is None else np.asarray(differ, bool)
+    if want.shape != (table.shape[1],):
+        raise ValueError(f"differ needs one flag per factor ({table.shape[1]}), got {len(want)}")
     rng = np.random.default_rng(seed)
-    out = np.empty(len(labels), dtype=np.int64)
-    for i, y in enumerate(labels):
-        others = np.flatnonzero(labels != y)
+    out = np.empty(len(table), dtype=np.int64)
+    for i, y in enumerate(table):
+        others = np.flatnonzero(((table != y) == want).all(axis=1))
         if len(others) == 0:
-            raise ValueError("swap evaluation needs at least two classes")
+            raise ValueError("swap evaluation needs, for every item, a partner that differs as asked")
         out[i] = rng.choice(others)
     return out
 
