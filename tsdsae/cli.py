@@ -33,10 +33,33 @@ def _synth(args: argparse.Namespace) -> None:
                       "build_s": m["build"]["total_s"]}, indent=2))
 
 
+def _urmp_prepare(args: argparse.Namespace) -> None:
+    from .config import UrmpConfig
+    from .data.urmp import prepare_urmp
+
+    cfg = UrmpConfig(seed=args.seed)
+    if args.instruments:
+        cfg.instruments = args.instruments
+    if args.crepe_model:
+        cfg.crepe_model = args.crepe_model
+    if args.min_confidence is not None:
+        cfg.min_confidence = args.min_confidence
+    ds = prepare_urmp(args.path, cfg, out=args.out, cache_dir=args.cache_dir, rebuild=args.rebuild,
+                      progress=not args.no_progress)
+    print(json.dumps({"path": str(ds.path), "counts": ds.manifest["counts"],
+                      "per_instrument": ds.manifest["urmp"]["per_instrument"],
+                      "build_s": ds.manifest["build"]["total_s"]}, indent=2))
+
+
 def _train(args: argparse.Namespace) -> None:
     from .training import run_name, train
 
     cfg = load_preset(args.preset, quick=True if args.quick else None)
+    if args.data:
+        from .data import load_dataset
+
+        manifest = load_dataset(args.data).manifest["data"]
+        cfg.data.path, cfg.data.name, cfg.data.instruments = args.data, manifest["name"], manifest["instruments"]
     overrides = {
         ("train", "method"): args.method, ("model", "z_dim"): args.z_dim,
         ("model", "encoder"): args.encoder, ("model", "decoder"): args.decoder,
@@ -132,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--reshuffle", action="store_true", help="new batch order every epoch")
     t.add_argument("--stage1-zero-z", action="store_true", help="feed z = 0 to the decoder in stage 1")
     t.add_argument("--soundfont", help="soundfont for the data (default: discovered)")
+    t.add_argument("--data", help="a prepared dataset folder (e.g. from 'tsdsae urmp-prepare') instead of dMelodies")
     t.add_argument("--run-dir", help="run folder (default runs/<preset>/<method>-z<z>-…-seed<seed>)")
     t.add_argument("--device", help="auto (default: CUDA if present), cpu, cuda, cuda:N")
     t.add_argument("--stop-after", type=int, help="stop after this many epochs in total (resume later)")
@@ -139,6 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="log the swap F1 every N epochs in metrics.jsonl (default: off)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
+
+    u = sub.add_parser("urmp-prepare", help="URMP violin/trumpet tracks -> a dataset of 4-s clips (SPEC 1.4)")
+    u.add_argument("path", help="your copy of URMP (the folder holding the piece folders)")
+    u.add_argument("--instruments", nargs="+", help="URMP instrument codes (default: vn tpt)")
+    u.add_argument("--crepe-model", choices=("tiny", "full"), help="CREPE model of the confidence filter "
+                   "(default full, as the paper)")
+    u.add_argument("--min-confidence", type=float, help="keep segments above this mean confidence (default 0.85)")
+    u.add_argument("--seed", type=int, default=0, help="seed of the 80/10/10 split")
+    u.add_argument("--out", help="dataset folder (default: <cache>/datasets/urmp-<key>)")
+    u.add_argument("--cache-dir", help="dataset cache root (default $TSDSAE_CACHE or ~/.cache/tsdsae)")
+    u.add_argument("--rebuild", action="store_true", help="ignore a prepared copy")
+    u.add_argument("--no-progress", action="store_true")
+    u.set_defaults(func=_urmp_prepare)
 
     e = sub.add_parser("evaluate", help="every metric of a run folder: evaluation.json and figures")
     e.add_argument("run_dir", help="a run folder written by 'tsdsae train'")

@@ -47,6 +47,8 @@ class DataConfig:
     velocity: int = 90
     #: soundfont file; None means: discover it (see tsdsae.data.render.find_soundfont).
     soundfont: str | None = None
+    #: a prepared dataset folder (e.g. from ``tsdsae urmp-prepare``): loaded instead of rendering.
+    path: str | None = None
 
     def validate(self) -> None:
         """Raise a one-line :class:`TsdsaeError` if the settings contradict each other."""
@@ -63,6 +65,36 @@ class DataConfig:
             raise TsdsaeError("data: sample_rate, n_samples and tempo_bpm must be positive")
         if not 1 <= self.velocity <= 127:
             raise TsdsaeError(f"data: velocity={self.velocity} must lie in 1..127")
+
+
+@dataclass
+class UrmpConfig:
+    """How URMP recordings become 4-s training clips (SPEC §1.4, after Hayes et al. 2021; notebook 07)."""
+
+    #: URMP's instrument codes to keep (violin ``vn`` and trumpet ``tpt`` in the paper).
+    instruments: list[str] = field(default_factory=lambda: ["vn", "tpt"])
+    sample_rate: int = 16000
+    n_samples: int = 64000
+    #: CREPE model of the confidence filter (the paper's is "full", ≈ 1 s of CPU per second of audio).
+    crepe_model: str = "full"
+    #: keep a segment when its mean CREPE confidence exceeds this
+    min_confidence: float = 0.85
+    #: train / validation / test shares of the random segment-level split
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raise a one-line :class:`TsdsaeError` if the settings contradict each other."""
+        if not self.instruments or len(set(self.instruments)) != len(self.instruments):
+            raise TsdsaeError(f"urmp: instruments must be distinct URMP codes, got {self.instruments}")
+        if self.sample_rate <= 0 or self.n_samples <= 0:
+            raise TsdsaeError("urmp: sample_rate and n_samples must be positive")
+        if self.crepe_model not in ("tiny", "full"):
+            raise TsdsaeError(f"urmp: crepe_model must be 'tiny' or 'full', not {self.crepe_model!r}")
+        if not 0.0 <= self.min_confidence < 1.0:
+            raise TsdsaeError(f"urmp: min_confidence={self.min_confidence} must lie in [0, 1)")
+        if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1.0) > 1e-6 or self.split[0] == 0:
+            raise TsdsaeError(f"urmp: split must be three non-negative shares summing to 1, got {self.split}")
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Figures shared by the notebooks, with one house style (notebooks 01–05).
+"""Figures shared by the notebooks, with one house style (notebooks 01–07).
 
 Colours come from the Okabe–Ito palette (safe for colour-blind readers);
 every function takes an optional ``ax`` and returns it, so figures compose.
@@ -161,8 +161,11 @@ def plot_learning_curves(metrics: Sequence[Mapping], terms: Sequence[str] = ("re
 
 
 def plot_swap_f1(results: Mapping[str, Mapping[str, float]], ax: plt.Axes | None = None,
-                 title: str = "instrument macro-F1 of v") -> plt.Axes:
-    """Grouped bars: for each model (label → scores), F1 pre-swap, post-global and post-local swap."""
+                 title: str = "instrument macro-F1 of v", chance: float = 0.5) -> plt.Axes:
+    """Grouped bars: for each model (label → scores), F1 pre-swap, post-global and post-local swap.
+
+    ``chance`` is drawn as a dotted line: 1/K for K balanced instruments.
+    """
     ax = ax or plt.subplots(figsize=(max(4.5, 1.6 + 1.4 * len(results)), 2.8))[1]
     width = 0.8 / len(SWAP_KINDS)
     for k, (key, name) in enumerate(SWAP_KINDS):
@@ -171,8 +174,8 @@ def plot_swap_f1(results: Mapping[str, Mapping[str, float]], ax: plt.Axes | None
         ax.bar(xs, vals, width, label=name, color=PALETTE[k])
         for x, val in zip(xs, vals, strict=True):
             ax.text(x, val + 0.02, f"{val:.2f}", ha="center", fontsize=7)
-    ax.axhline(0.5, color="0.4", ls=":", lw=1)
-    ax.text(len(results) - 0.5, 0.51, "chance", fontsize=7, color="0.4", ha="right")
+    ax.axhline(chance, color="0.4", ls=":", lw=1)
+    ax.text(len(results) - 0.5, chance + 0.01, "chance", fontsize=7, color="0.4", ha="right")
     ax.set_xticks(np.arange(len(results)), list(results))
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("macro-F1")
@@ -351,4 +354,85 @@ def plot_fad_vs_f1(rows: Sequence[Mapping], ax: plt.Axes | None = None) -> plt.A
     ax.set_ylabel("post-global-swap F1")
     ax.set_ylim(-0.03, 1.05)
     ax.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax
+
+
+def plot_factor_swaps(table: Mapping[str, Mapping[str, Mapping[str, float]]],
+                      axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
+    """Per-factor macro-F1 after the global and the local swap, for every kind of pair (Fig. 7).
+
+    ``table`` is :func:`~tsdsae.evaluation.factors.factor_swap_f1`'s ``{kind: {factor: scores}}``.
+    """
+    if axes is None:
+        axes = plt.subplots(1, 2, figsize=(9, 3.0), sharey=True)[1]
+    kinds = list(table)
+    factors = list(table[kinds[0]])
+    width = 0.8 / len(factors)
+    for ax, (key, name) in zip(axes, (("post_global", "after the global swap: should follow j"),
+                                      ("post_local", "after the local swap: should stay with i")), strict=True):
+        for k, factor in enumerate(factors):
+            xs = np.arange(len(kinds)) + (k - (len(factors) - 1) / 2) * width
+            vals = [table[kind][factor][key] for kind in kinds]
+            ax.bar(xs, vals, width, label=factor, color=PALETTE[k])
+            for x, val in zip(xs, vals, strict=True):
+                ax.text(x, val + 0.02, f"{val:.2f}", ha="center", fontsize=7)
+        ax.set_xticks(np.arange(len(kinds)), [f"j differs in\n{kind.replace('+', ' + ')}" for kind in kinds])
+        ax.set_ylim(0, 1.12)
+        ax.set_title(name)
+    axes[0].set_ylabel("macro-F1 of the factor from v")
+    axes[-1].legend(frameon=False, fontsize=8, title="factor", loc="lower right")
+    return axes
+
+
+def plot_probes(results: Mapping[str, Mapping[str, Mapping]], groups: Mapping[str, str] | None = None,
+                axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
+    """Linear-probe accuracy from v and from z per factor group, one panel per model (label → probes).
+
+    Each model's probes are :func:`~tsdsae.evaluation.probing.probe_model`'s ``{factor: {"v", "z",
+    "chance"}}``; factors sharing a ``groups`` name (e.g. both rhythm bars) are averaged.
+    """
+    groups = groups or {}
+    if axes is None:
+        axes = plt.subplots(1, len(results), figsize=(3.4 * len(results), 2.9), sharey=True, squeeze=False)[1][0]
+    for ax, (label, probes) in zip(axes, results.items(), strict=True):
+        names = list(dict.fromkeys(groups.get(f, f) for f in probes))
+        for k, latent in enumerate(("v", "z")):
+            vals = [np.mean([d[latent] for f, d in probes.items() if groups.get(f, f) == g]) for g in names]
+            ax.bar(np.arange(len(names)) + (k - 0.5) * 0.38, vals, 0.38, label=f"from {latent}", color=PALETTE[k])
+        for x, g in enumerate(names):
+            chance = np.mean([d["chance"] for f, d in probes.items() if groups.get(f, f) == g])
+            ax.plot([x - 0.4, x + 0.4], [chance, chance], color="0.3", ls=":", lw=1.2)
+        ax.set_xticks(np.arange(len(names)), names)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(label)
+    axes[0].set_ylabel("balanced accuracy (dotted: chance)")
+    axes[-1].legend(frameon=False, fontsize=8, loc="lower right")
+    return axes
+
+
+def octave_table(result: Mapping[str, Mapping[str, float]]) -> str:
+    """A Markdown table of :func:`~tsdsae.evaluation.factors.octave_by_pitch` (one row per kind of pair)."""
+    lines = ["| j differs in | clips | RPA vs i's score in j's octave | RPA vs i's score in i's octave "
+             "| frames nearest j's octave |", "|---|---|---|---|---|"]
+    for kind, r in result.items():
+        lines.append(f"| {kind.replace('+', ' + ')} | {r['n_clips']} | {r['rpa_vs_target_octave']:.2f} | "
+                     f"{r['rpa_vs_own_octave']:.2f} | {r['octave_accuracy']:.2f} |")
+    return "\n".join(lines)
+
+
+def plot_confidence(tracks: Mapping[str, np.ndarray], threshold: float, hop_s: float = 0.01,
+                    ax: plt.Axes | None = None) -> plt.Axes:
+    """CREPE confidence against time for a few clips (label → track), with their means and the threshold."""
+    ax = ax or plt.subplots(figsize=(8, 2.8))[1]
+    for k, (label, conf) in enumerate(tracks.items()):
+        t = np.arange(len(conf)) * hop_s
+        ax.plot(t, conf, color=PALETTE[k], lw=1, label=f"{label} (mean {np.mean(conf):.2f})")
+        ax.axhline(np.mean(conf), color=PALETTE[k], lw=1, ls="--")
+    ax.axhline(threshold, color="0.2", lw=1.2, ls=":")
+    ax.text(0.01, threshold + 0.02, f"keep if the mean > {threshold}", fontsize=8, color="0.2",
+            transform=ax.get_yaxis_transform())
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("CREPE confidence")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
     return ax

@@ -46,7 +46,7 @@ def training_identity(cfg: Config | dict[str, Any]) -> dict[str, Any]:
 
     Evaluation settings are left out: a finished run can be evaluated in many ways.
     """
-    d = cfg.to_dict() if isinstance(cfg, Config) else cfg
+    d = (cfg if isinstance(cfg, Config) else Config.from_dict(cfg)).to_dict()  # a saved file gains new defaults
     return json.loads(json.dumps({k: d.get(k) for k in ("data", "features", "model", "train")}))
 
 

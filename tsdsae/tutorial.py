@@ -1,4 +1,4 @@
-"""The notebooks' way to get a trained model: load the committed run, else train it (notebooks 02–05).
+"""The notebooks' way to get a trained model: load the committed run, else train it (notebooks 02–07).
 
 Like the UvA deep-learning notebooks, a chapter loads a checkpoint when one is
 there and trains otherwise. The notebooks' models are points of the reproduction
@@ -50,6 +50,8 @@ def run_dir_for(cfg: Config) -> Path:
             shared = os.environ.get(QUICK_RUNS_ENV)
             _QUICK_ROOT = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="tsdsae-quick-runs-"))
         return _QUICK_ROOT / run_name(cfg)
+    if cfg.data.path:  # a prepared set (e.g. the user's URMP): its own folder, kept out of git
+        return RESULTS / f"{cfg.preset}-{cfg.data.name}" / run_name(cfg)
     return RESULTS / cfg.preset / run_name(cfg)
 
 

@@ -16,7 +16,7 @@ import os
 import platform
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,17 @@ class MelodyAudioDataset:
     instrument: np.ndarray
     train: np.ndarray
     val: np.ndarray
+    #: held-out items of a three-way split (prepared URMP sets); empty for the dMelodies sets
+    test: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def instrument_names(self) -> list[str]:
         return list(self.manifest["data"]["instruments"])
+
+    @property
+    def has_score(self) -> bool:
+        """Whether every clip has a dMelodies score (factors, pitches); recordings have none."""
+        return self.manifest.get("kind", "dmelodies") == "dmelodies"
 
     @property
     def sample_rate(self) -> int:
@@ -73,9 +80,9 @@ class MelodyAudioDataset:
         return len(self.melody)
 
     def split(self, name: str) -> np.ndarray:
-        """Item indices of split ``'train'`` or ``'val'``."""
-        if name not in ("train", "val"):
-            raise TsdsaeError(f"unknown split {name!r}: use 'train' or 'val'")
+        """Item indices of split ``'train'``, ``'val'`` or ``'test'``."""
+        if name not in ("train", "val", "test"):
+            raise TsdsaeError(f"unknown split {name!r}: use 'train', 'val' or 'test'")
         return getattr(self, name)
 
     def waveform(self, i: int) -> np.ndarray:
@@ -123,7 +130,7 @@ def draw_items(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 
 def dataset_key(data: DataConfig, features: FeatureConfig, soundfont: Path) -> str:
     """The cache key: a hash of every parameter that changes the dataset's content."""
-    settings = asdict(data) | {"soundfont": None}
+    settings = {k: v for k, v in asdict(data).items() if k != "path"} | {"soundfont": None}
     return content_hash(settings, features, file_sha256(str(soundfont)), FORMAT_VERSION)
 
 
@@ -144,6 +151,8 @@ def build_dataset(
     data, features = data or DataConfig(), features or FeatureConfig()
     data.validate()
     features.validate()
+    if data.path:
+        return load_prepared(data, features)
     if data.sample_rate != features.sample_rate:
         raise TsdsaeError(
             f"data renders at {data.sample_rate} Hz but features expect {features.sample_rate} Hz"
@@ -160,7 +169,7 @@ def build_dataset(
     melody, instrument, train, val = draw_items(data)
     labels = factors_of(melody)
     final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(final)
+    remove_stale_builds(final)
     tmp = final.with_name(f"{final.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -192,7 +201,7 @@ def build_dataset(
         manifest = _manifest(data, features, soundfont, melody, instrument, train, val,
                              render_s, time.perf_counter() - started)
         write_json_atomic(tmp / MANIFEST, manifest)
-        _publish(tmp, final)
+        publish_folder(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -215,11 +224,24 @@ def load_dataset(path: str | os.PathLike) -> MelodyAudioDataset:
         features=np.load(path / "features.npy", mmap_mode="r"),
         audio=np.load(path / "audio.npy", mmap_mode="r"),
         melody=lab["melody"], factors=lab["factors"], instrument=lab["instrument"],
-        train=lab["train"], val=lab["val"],
+        train=lab["train"], val=lab["val"], **({"test": lab["test"]} if "test" in lab else {}),
     )
 
 
-def _publish(tmp: Path, final: Path) -> None:
+def load_prepared(data: DataConfig, features: FeatureConfig) -> MelodyAudioDataset:
+    """The prepared dataset folder ``data.path``, checked against the configuration that reads it."""
+    ds = load_dataset(data.path)
+    held = ds.manifest["data"]
+    checks = {"instruments": data.instruments, "sample_rate": data.sample_rate, "n_samples": data.n_samples}
+    for name, want in checks.items():
+        if held.get(name) != want:
+            raise TsdsaeError(f"{data.path} holds {name}={held.get(name)} but the configuration asks for {want}")
+    if ds.manifest.get("features") != asdict(features):
+        raise TsdsaeError(f"{data.path} was computed with other feature settings than the configuration's")
+    return ds
+
+
+def publish_folder(tmp: Path, final: Path) -> None:
     """Move a finished build into place atomically, replacing an older copy if any."""
     old = None
     if final.exists():
@@ -233,7 +255,7 @@ def _publish(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _remove_stale_builds(final: Path) -> None:
+def remove_stale_builds(final: Path) -> None:
     """Delete partial builds of ``final`` left by processes that no longer run."""
     for stale in final.parent.glob(f"{final.name}.partial-*"):
         pid = stale.name.rsplit("-", 1)[-1]

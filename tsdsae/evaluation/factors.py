@@ -36,7 +36,7 @@ GLOBAL_MELODY_FACTORS = ("tonic", "octave", "scale")
 def global_labels(ds: MelodyAudioDataset) -> dict[str, np.ndarray]:
     """Labels of every global factor that varies in ``ds``: the instrument, then tonic/octave/scale."""
     out = {"instrument": np.asarray(ds.instrument)}
-    for name in GLOBAL_MELODY_FACTORS:
+    for name in GLOBAL_MELODY_FACTORS if ds.has_score else ():
         if len(np.unique(ds.factor(name))) > 1:
             out[name] = np.asarray(ds.factor(name))
     return out

@@ -52,7 +52,7 @@ def slot_pool(z: torch.Tensor | np.ndarray, features: FeatureConfig, tempo_bpm: 
 def probe_factors(ds: MelodyAudioDataset) -> dict[str, tuple[str, np.ndarray]]:
     """Every factor the probes judge: name -> (``"global"`` or ``"local"``, labels of every item)."""
     out: dict[str, tuple[str, np.ndarray]] = {f: ("global", y) for f, y in global_labels(ds).items()}
-    for name in LOCAL_FACTORS:
+    for name in LOCAL_FACTORS if ds.has_score else ():
         y = ds.factor(name)
         if len(np.unique(y[ds.train])) > 1:
             out[name] = ("local", y)

@@ -3,6 +3,8 @@
 :func:`evaluate_run` loads a run folder's best model and its data set and measures
 
 - ``swap_f1``: instrument macro-F1 of v before and after the swaps (Fig. 3);
+- ``global_factors`` (data sets with several global factors, e.g. instrument and octave):
+  the swaps judged per factor, and the octave of the global swaps by pitch (Fig. 7);
 - ``rpa``: raw pitch accuracy of the resynthesised decodings against CREPE on the
   resynthesised inputs, and against the score (Fig. 5);
 - ``fad``: Fréchet Audio Distance between resynthesised reconstructions and inputs (Fig. 4),
@@ -28,6 +30,7 @@ from ..errors import TsdsaeError
 from ..features import resynthesise
 from ..io import write_json_atomic
 from ..training import load_model, run_folder
+from .factors import factor_swap_f1, global_labels, octave_by_pitch
 from .fad import CrepeEmbedding, frechet_distance, gaussian_stats
 from .pitch import crepe_pitch, mean_rpa, score_pitch
 from .swap import encode, partners, swap_decode, swap_f1
@@ -50,6 +53,12 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
                            "seed": cfg.train.seed, "preset": cfg.preset, "quick": cfg.quick,
                            "eval": dataclasses.asdict(ev)}
     out["swap_f1"] = swap_f1(model, ds, seed=ev.seed).as_dict()
+    factors = global_labels(ds)
+    if len(factors) > 1:  # e.g. instrument and octave: every factor judged on its own (notebook 06)
+        out["global_factors"] = {"swap_f1": factor_swap_f1(model, ds, seed=ev.seed)}
+        if "octave" in factors:
+            out["global_factors"]["octave_by_pitch"] = octave_by_pitch(model, ds, ev, cfg.features,
+                                                                       progress=progress)
     steps.update()
 
     sel = select_clips(ds, ev)
@@ -67,10 +76,12 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
         "vs_resynthesised_input": {"pre": mean_rpa(ref["f0_i"], f0["pre"]),
                                    "post_global": mean_rpa(ref["f0_i"], f0["post_global"]),
                                    "post_local": mean_rpa(ref["f0_j"], f0["post_local"])},
-        "vs_score": {"input": mean_rpa(ref["score_i"], ref["f0_i"]), "pre": mean_rpa(ref["score_i"], f0["pre"]),
-                     "post_global": mean_rpa(ref["score_i"], f0["post_global"]),
-                     "post_local": mean_rpa(ref["score_j"], f0["post_local"])},
     }
+    if ds.has_score:
+        out["rpa"]["vs_score"] = {
+            "input": mean_rpa(ref["score_i"], ref["f0_i"]), "pre": mean_rpa(ref["score_i"], f0["pre"]),
+            "post_global": mean_rpa(ref["score_i"], f0["post_global"]),
+            "post_local": mean_rpa(ref["score_j"], f0["post_local"])}
     steps.update()
 
     x = torch.as_tensor(np.asarray(ds.features[sel["fad"]]))
@@ -102,7 +113,7 @@ def select_clips(ds: MelodyAudioDataset, ev: EvalConfig) -> dict[str, np.ndarray
 
 def reference(ds: MelodyAudioDataset, ev: EvalConfig, *, progress: bool = False) -> dict[str, np.ndarray]:
     """What the metrics compare against, which no model changes: CREPE tracks of the resynthesised
-    inputs, the score's pitches, and the FAD statistics of the resynthesised inputs.
+    inputs, the score's pitches (dMelodies only), and the FAD statistics of the resynthesised inputs.
 
     Cached (atomically) in the dataset's folder, keyed by the evaluation settings, so a grid of
     runs on one data set computes it once.
@@ -117,12 +128,14 @@ def reference(ds: MelodyAudioDataset, ev: EvalConfig, *, progress: bool = False)
     feats = {k: torch.as_tensor(np.asarray(ds.features[sel[k]])) for k in sel}
     resyn = {k: resynthesise(f, cfg_features, n_iter=ev.griffin_lim_iters, seed=ev.seed) for k, f in feats.items()}
     f0_i, f0_j = (_pitch(resyn[k], ev, progress) for k in ("pitch_i", "pitch_j"))
-    tempo = ds.manifest.get("data", {}).get("tempo_bpm", 120.0)
-    score_i, score_j = (np.stack([score_pitch(ds.factors[k], f0_i.shape[1], tempo) for k in sel[name]])
-                        for name in ("pitch_i", "pitch_j"))
     embedding = CrepeEmbedding(ev.fad_model, ev.fad_hop_s, progress=progress)
     mu, cov = gaussian_stats(embedding(resyn["fad"], cfg_features.sample_rate))
-    ref = {"f0_i": f0_i, "f0_j": f0_j, "score_i": score_i, "score_j": score_j, "fad_mu": mu, "fad_cov": cov}
+    ref = {"f0_i": f0_i, "f0_j": f0_j, "fad_mu": mu, "fad_cov": cov}
+    if ds.has_score:
+        tempo = ds.manifest.get("data", {}).get("tempo_bpm", 120.0)
+        for name in ("i", "j"):
+            ref[f"score_{name}"] = np.stack([score_pitch(ds.factors[k], f0_i.shape[1], tempo)
+                                              for k in sel[f"pitch_{name}"]])
     path.parent.mkdir(exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
     np.savez(tmp, **ref)
