@@ -50,9 +50,9 @@ def test_prepare_follows_the_recipe(prepared):
 def test_only_the_left_channel_is_read(prepared, urmp_root):
     lab = np.load(prepared.path / "labels.npz")
     tracks = prepared.manifest["urmp"]["tracks"]
-    stereo = tracks.index(LAYOUT["02_Sonata_vn_tpt"][0][0])
+    stereo = tracks.index("02_Sonata_vn_tpt/" + LAYOUT["02_Sonata_vn_tpt"][0][0])
     item = int(np.flatnonzero(lab["track"] == stereo)[0])
-    audio, _ = sf.read(urmp_root / "02_Sonata_vn_tpt" / tracks[stereo], dtype="float32")
+    audio, _ = sf.read(urmp_root / tracks[stereo], dtype="float32")
     start = int(lab["start_s"][item] * RATE)
     left = torchaudio.functional.resample(torch.from_numpy(audio[start:start + 4 * RATE, 0]), RATE, 16000).numpy()
     clip = prepared.waveform(item)

@@ -380,7 +380,9 @@ def plot_factor_swaps(table: Mapping[str, Mapping[str, Mapping[str, float]]],
         ax.set_ylim(0, 1.12)
         ax.set_title(name)
     axes[0].set_ylabel("macro-F1 of the factor from v")
-    axes[-1].legend(frameon=False, fontsize=8, title="factor", loc="lower right")
+    handles, names = axes[0].get_legend_handles_labels()
+    axes[0].figure.legend(handles, [f"factor: {n}" for n in names], loc="outside lower center",
+                          ncols=len(names), frameon=False, fontsize=8)
     return axes
 
 
@@ -406,7 +408,8 @@ def plot_probes(results: Mapping[str, Mapping[str, Mapping]], groups: Mapping[st
         ax.set_ylim(0, 1.05)
         ax.set_title(label)
     axes[0].set_ylabel("balanced accuracy (dotted: chance)")
-    axes[-1].legend(frameon=False, fontsize=8, loc="lower right")
+    handles, names = axes[0].get_legend_handles_labels()
+    axes[0].figure.legend(handles, names, loc="outside lower center", ncols=2, frameon=False, fontsize=8)
     return axes
 
 
@@ -429,10 +432,11 @@ def plot_confidence(tracks: Mapping[str, np.ndarray], threshold: float, hop_s: f
         ax.plot(t, conf, color=PALETTE[k], lw=1, label=f"{label} (mean {np.mean(conf):.2f})")
         ax.axhline(np.mean(conf), color=PALETTE[k], lw=1, ls="--")
     ax.axhline(threshold, color="0.2", lw=1.2, ls=":")
-    ax.text(0.01, threshold + 0.02, f"keep if the mean > {threshold}", fontsize=8, color="0.2",
+    ax.text(1.01, threshold, f"threshold\n{threshold}", fontsize=8, color="0.2", va="center",
             transform=ax.get_yaxis_transform())
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("CREPE confidence")
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=len(tracks),
+              title="clip (dashed: its mean; keep when the mean is above the dotted threshold)", title_fontsize=8)
     return ax

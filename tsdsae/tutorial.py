@@ -43,16 +43,18 @@ def tutorial_config(method: str, z_dim: int = 16, *, seed: int = 0, encoder: str
 
 
 def run_dir_for(cfg: Config) -> Path:
-    """Where the run of ``cfg`` lives: ``results/…`` normally, a temporary folder in quick mode."""
+    """Where the run of ``cfg`` lives: ``results/<preset>/<run name>``, in a temporary folder in quick mode.
+
+    Runs on a prepared data set (e.g. the user's URMP) go to ``<preset>-<data name>``, kept out of git.
+    """
     global _QUICK_ROOT
-    if cfg.quick:
-        if _QUICK_ROOT is None:  # $TSDSAE_QUICK_RUNS lets the notebooks of one test session share runs
-            shared = os.environ.get(QUICK_RUNS_ENV)
-            _QUICK_ROOT = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="tsdsae-quick-runs-"))
-        return _QUICK_ROOT / run_name(cfg)
-    if cfg.data.path:  # a prepared set (e.g. the user's URMP): its own folder, kept out of git
-        return RESULTS / f"{cfg.preset}-{cfg.data.name}" / run_name(cfg)
-    return RESULTS / cfg.preset / run_name(cfg)
+    group = f"{cfg.preset}-{cfg.data.name}" if cfg.data.path else cfg.preset
+    if not cfg.quick:
+        return RESULTS / group / run_name(cfg)
+    if _QUICK_ROOT is None:  # $TSDSAE_QUICK_RUNS lets the notebooks of one test session share runs
+        shared = os.environ.get(QUICK_RUNS_ENV)
+        _QUICK_ROOT = Path(shared) if shared else Path(tempfile.mkdtemp(prefix="tsdsae-quick-runs-"))
+    return _QUICK_ROOT / group / run_name(cfg)
 
 
 def tutorial_model(cfg: Config, dataset: MelodyAudioDataset | None = None,

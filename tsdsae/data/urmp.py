@@ -128,8 +128,9 @@ def prepare_urmp(root: str | os.PathLike, cfg: UrmpConfig | None = None, feature
     features.validate()
     if cfg.sample_rate != features.sample_rate:
         raise TsdsaeError(f"urmp: clips at {cfg.sample_rate} Hz but features expect {features.sample_rate} Hz")
+    root = Path(root).expanduser()
     tracks = find_tracks(root, cfg.instruments)
-    listing = [(p.name, p.stat().st_size) for paths in tracks.values() for p in paths]
+    listing = [(str(p.relative_to(root)), p.stat().st_size) for paths in tracks.values() for p in paths]
     final = Path(out) if out else (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) / "datasets" / (
         "urmp-" + content_hash(asdict(cfg), features, listing, FORMAT_VERSION))
     if (final / MANIFEST).is_file() and not rebuild:
@@ -139,17 +140,19 @@ def prepare_urmp(root: str | os.PathLike, cfg: UrmpConfig | None = None, feature
     kept: list[np.ndarray] = []
     info: dict[str, list] = {"instrument": [], "track": [], "start_s": [], "confidence": []}
     per_instrument: dict[str, dict[str, Any]] = {}
-    track_names = [p.name for paths in tracks.values() for p in paths]
+    track_names = [str(p.relative_to(root)) for paths in tracks.values() for p in paths]
+    first_track = 0  # index into track_names of the current instrument's first track
     for k, (code, paths) in enumerate(tracks.items()):
         audio = [read_track(p, cfg.sample_rate) for p in tqdm(paths, desc=f"read {code}", disable=not progress)]
         peak = max(float(np.abs(a).max()) for a in audio)
         if peak == 0.0:
             raise TsdsaeError(f"every {URMP_CODES[code]} ({code}) track under {root} is silent")
         segs, origin = [], []
-        for p, a in zip(paths, audio, strict=True):
+        for t, a in enumerate(audio):
             s = segment(a / peak, cfg.n_samples)
             segs.append(s)
-            origin += [(track_names.index(p.name), n * cfg.n_samples / cfg.sample_rate) for n in range(len(s))]
+            origin += [(first_track + t, n * cfg.n_samples / cfg.sample_rate) for n in range(len(s))]
+        first_track += len(paths)
         segs = np.concatenate(segs) if segs else np.zeros((0, cfg.n_samples), np.float32)
         conf = mean_confidence(segs, cfg.sample_rate, cfg.crepe_model, seed=cfg.seed, progress=progress)
         keep = conf > cfg.min_confidence
