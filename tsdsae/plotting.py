@@ -357,26 +357,26 @@ def plot_fad_vs_f1(rows: Sequence[Mapping], ax: plt.Axes | None = None) -> plt.A
     return ax
 
 
-def plot_factor_swaps(table: Mapping[str, Mapping[str, Mapping[str, float]]],
-                      axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
+def plot_factor_swaps(table: Mapping[str, Mapping], axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
     """Per-factor macro-F1 after the global and the local swap, for every kind of pair (Fig. 7).
 
-    ``table`` is :func:`~tsdsae.evaluation.factors.factor_swap_f1`'s ``{kind: {factor: scores}}``.
+    ``table`` is :func:`~tsdsae.evaluation.factors.factor_swap_f1`'s result.
     """
     if axes is None:
         axes = plt.subplots(1, 2, figsize=(9, 3.0), sharey=True)[1]
     kinds = list(table)
-    factors = list(table[kinds[0]])
+    factors = list(table[kinds[0]]["f1"])
     width = 0.8 / len(factors)
     for ax, (key, name) in zip(axes, (("post_global", "after the global swap: should follow j"),
                                       ("post_local", "after the local swap: should stay with i")), strict=True):
         for k, factor in enumerate(factors):
             xs = np.arange(len(kinds)) + (k - (len(factors) - 1) / 2) * width
-            vals = [table[kind][factor][key] for kind in kinds]
+            vals = [table[kind]["f1"][factor][key] for kind in kinds]
             ax.bar(xs, vals, width, label=factor, color=PALETTE[k])
             for x, val in zip(xs, vals, strict=True):
                 ax.text(x, val + 0.02, f"{val:.2f}", ha="center", fontsize=7)
-        ax.set_xticks(np.arange(len(kinds)), [f"j differs in\n{kind.replace('+', ' + ')}" for kind in kinds])
+        ticks = [f"j differs in\n{kind.replace('+', ' + ')}\n({table[kind]['n_pairs']} pairs)" for kind in kinds]
+        ax.set_xticks(np.arange(len(kinds)), ticks)
         ax.set_ylim(0, 1.12)
         ax.set_title(name)
     axes[0].set_ylabel("macro-F1 of the factor from v")

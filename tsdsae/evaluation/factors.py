@@ -48,11 +48,12 @@ def pair_kinds(factors: list[str]) -> list[tuple[str, ...]]:
 
 
 def factor_swap_f1(model: DSAE, ds: MelodyAudioDataset, *, seed: int = 0,
-                   split: str = "val") -> dict[str, dict[str, dict[str, float]]]:
+                   split: str = "val") -> dict[str, dict]:
     """Macro-F1 per global factor of v before and after the swaps, for every kind of pair.
 
-    Returns ``{kind: {factor: {"pre", "post_global", "post_local"}}}`` where ``kind``
-    names the factors the partner differs in, joined by ``+`` (e.g. ``"instrument+octave"``).
+    Returns ``{kind: {"n_pairs": n, "f1": {factor: {"pre", "post_global", "post_local"}}}}`` where
+    ``kind`` names the factors the partner differs in, joined by ``+`` (e.g. ``"instrument+octave"``).
+    Clips without a partner of some kind (possible in small sets) sit out that kind.
     """
     labels = global_labels(ds)
     names = list(labels)
@@ -64,17 +65,19 @@ def factor_swap_f1(model: DSAE, ds: MelodyAudioDataset, *, seed: int = 0,
         idx = ds.split(split)
         y = table[idx]
         v, z = encode(model, ds.features[idx])
-        out: dict[str, dict[str, dict[str, float]]] = {}
+        out: dict[str, dict] = {}
         for kind in pair_kinds(names):
-            j = partners(y, seed, differ=[f in kind for f in names])
-            decoded = swap_decode(model, v, z, j)
+            j = partners(y, seed, differ=[f in kind for f in names], allow_missing=True)
+            i = np.flatnonzero(j >= 0)
+            if len(i) == 0:
+                continue
+            decoded = swap_decode(model, v, z, j[i], i=i)
             v_hat = {key: encode(model, x, sample_z=False)[0].numpy() for key, x in decoded.items()}
-            targets = {"pre": y, "post_global": y[j], "post_local": y}
-            out["+".join(kind)] = {
+            targets = {"pre": y[i], "post_global": y[j[i]], "post_local": y[i]}
+            out["+".join(kind)] = {"n_pairs": int(len(i)), "f1": {
                 f: {key: float(f1_score(targets[key][:, k], ldas[f].predict(v_hat[key]), average="macro"))
                     for key in decoded}
-                for k, f in enumerate(names)
-            }
+                for k, f in enumerate(names)}}
     return out
 
 
@@ -99,8 +102,10 @@ def octave_by_pitch(model: DSAE, ds: MelodyAudioDataset, ev: EvalConfig, feature
     octave = FACTORS.index("octave")
     out = {}
     for kind in [k for k in pair_kinds(names) if "octave" in k]:
-        j = val[partners(table[val], ev.seed, differ=[f in kind for f in names])[sub]]
-        i = val[sub]
+        j = partners(table[val], ev.seed, differ=[f in kind for f in names], allow_missing=True)[sub]
+        if not (j >= 0).any():
+            continue
+        i, j = val[sub[j >= 0]], val[j[j >= 0]]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(ev.seed)
             v, z = encode(model, np.concatenate([ds.features[i], ds.features[j]]))

@@ -43,12 +43,14 @@ def encode(model: DSAE, features: np.ndarray | torch.Tensor, *, batch_size: int 
     return torch.cat(vs), torch.cat(zs)
 
 
-def partners(labels: np.ndarray, seed: int = 0, *, differ: Sequence[bool] | None = None) -> np.ndarray:
+def partners(labels: np.ndarray, seed: int = 0, *, differ: Sequence[bool] | None = None,
+             allow_missing: bool = False) -> np.ndarray:
     """For every item, a random partner index with a *different* label (seeded).
 
     ``labels`` may be (N,) or (N, F) for F factors; then ``differ[f]`` says whether the
     partner must differ in factor f (True) or agree with it (False), e.g. "another
-    instrument, the same octave". Default: differ in every factor.
+    instrument, the same octave". Default: differ in every factor. An item without any
+    such partner is an error, or gets -1 with ``allow_missing``.
     """
     labels = np.asarray(labels)
     table = labels[:, None] if labels.ndim == 1 else labels
@@ -59,9 +61,9 @@ def partners(labels: np.ndarray, seed: int = 0, *, differ: Sequence[bool] | None
     out = np.empty(len(table), dtype=np.int64)
     for i, y in enumerate(table):
         others = np.flatnonzero(((table != y) == want).all(axis=1))
-        if len(others) == 0:
+        if len(others) == 0 and not allow_missing:
             raise ValueError("swap evaluation needs, for every item, a partner that differs as asked")
-        out[i] = rng.choice(others)
+        out[i] = rng.choice(others) if len(others) else -1
     return out
 
 
