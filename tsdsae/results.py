@@ -69,6 +69,25 @@ def cost_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def quality_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A Markdown table of the pitch and sound metrics per method and z: mean RPA (vs the resynthesised
+    input) before and after the swaps, and mean FAD of the reconstructions, over the runs of a cell."""
+    from .plotting import METHOD_LABELS
+
+    lines = ["| method | z | runs | RPA pre-swap | RPA post-global (vs i) | RPA post-local (vs j) | FAD |",
+             "|---|---|---|---|---|---|---|"]
+    for method, label in METHOD_LABELS.items():
+        for z in sorted({r["z_dim"] for r in rows}):
+            sel = [r for r in rows if r["method"] == method and r["z_dim"] == z]
+            if sel:
+                rpa = [np.mean([r["rpa"]["vs_resynthesised_input"][k] for r in sel])
+                       for k in ("pre", "post_global", "post_local")]
+                fad = np.mean([r["fad"]["reconstruction_vs_input"] for r in sel])
+                lines.append(f"| {label} | {z} | {len(sel)} | " + " | ".join(f"{x:.2f}" for x in rpa)
+                             + f" | {fad:.1f} |")
+    return "\n".join(lines)
+
+
 #: How the probing table groups the factors: local factors of one kind share a column.
 PROBE_GROUPS = {"rhythm_bar1": "rhythm", "rhythm_bar2": "rhythm", **{f"arp_chord{k}": "arpeggio" for k in range(1, 5)}}
 
@@ -139,6 +158,8 @@ def report(root: str | os.PathLike) -> str:
     parts = [f"{len(rows)} evaluated runs.", ""]
     for key, name in SWAP_KINDS:
         parts += [f"**{name} F1** (mean ± sd over seeds)", "", summary_table(rows, key), ""]
+    parts += ["**pitch and sound** (RPA against CREPE on the resynthesised input; FAD with "
+              f"{rows[0]['fad']['embedding']}; means over seeds)", "", quality_table(rows), ""]
     if any(r.get("probing") for r in rows):
         parts += ["**linear probes** (balanced accuracy on validation; mean over seeds)", "", probing_table(rows), ""]
     parts += ["**training cost**", "", cost_table(rows)]
