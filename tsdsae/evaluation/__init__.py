@@ -1,4 +1,5 @@
-"""Evaluation: instrument classification of v under latent swaps (more metrics join later)."""
+"""Evaluation: swaps (``swap``), pitch (``pitch``), FAD (``fad``), several global factors (``factors``),
+linear probes (``probing``) and the whole suite of a run folder (``suite``)."""
 
 from .swap import SwapResult, encode, partners, swap_decode, swap_f1, swap_pair
 
