@@ -89,6 +89,7 @@ def test_results_of_a_folder_of_runs(run, small_dataset, capsys):
     evaluate_run(run, dataset=small_dataset, progress=False)
     rows = collect(run.parent)
     assert [r["run"] for r in rows] == [run.name] and rows[0]["method"] == "ts-dsae" and "swap_f1" in rows[0]
+    assert rows[0]["n_instruments"] == len(small_dataset.instrument_names)
     text = report(run.parent)
     assert "TS-DSAE" in text and "post-global swap F1" in text
     assert (run.parent / "fig3_swap_f1.png").stat().st_size > 10_000 and (run.parent / "fig4_fad_f1.png").is_file()

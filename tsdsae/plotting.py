@@ -304,12 +304,16 @@ def plot_pitch_tracks(tracks: Mapping[str, np.ndarray], hop_s: float = 0.01, ax:
     return ax
 
 
-def plot_f1_grid(rows: Sequence[Mapping], axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
+def plot_f1_grid(rows: Sequence[Mapping], axes: Sequence[plt.Axes] | None = None,
+                 chance: float | None = None) -> Sequence[plt.Axes]:
     """The paper's Fig. 3: swap F1 against z for every method; seeds as dots, their mean as a bar.
 
     ``rows`` are evaluation records (``method``, ``z_dim``, ``seed``, ``swap_f1``), e.g. from
-    :func:`tsdsae.results.collect`.
+    :func:`tsdsae.results.collect`. The dotted line is chance, ``1/K`` for K instruments (from the
+    records' ``n_instruments`` unless given).
     """
+    if chance is None:
+        chance = 1 / max(r.get("n_instruments", 2) for r in rows)
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
     methods = [m for m in METHOD_COLOURS if any(r["method"] == m for r in rows)]
@@ -325,11 +329,12 @@ def plot_f1_grid(rows: Sequence[Mapping], axes: Sequence[plt.Axes] | None = None
                 ax.bar(x, np.mean(vals), width * 0.9, color=METHOD_COLOURS[method], alpha=0.35)
                 jitter = np.linspace(-0.25, 0.25, len(vals)) * width if len(vals) > 1 else [0.0]
                 ax.scatter(x + np.asarray(jitter), vals, s=14, color=METHOD_COLOURS[method], zorder=3)
-        ax.axhline(0.5, color="0.4", ls=":", lw=1)
+        ax.axhline(chance, color="0.4", ls=":", lw=1)
         ax.set_xticks(range(len(zs)), [f"z = {z}" for z in zs])
         ax.set_title(name)
         ax.set_ylim(-0.03, 1.08)
     axes[0].set_ylabel("instrument macro-F1 of v")
+    axes[-1].text(len(zs) - 0.5, chance + 0.01, "chance", fontsize=7, color="0.4", ha="right")
     handles = [plt.Rectangle((0, 0), 1, 1, color=METHOD_COLOURS[m], alpha=0.6) for m in methods]
     axes[0].figure.legend(handles, [METHOD_LABELS[m] for m in methods], loc="outside lower center",
                           ncols=len(methods), frameon=False, fontsize=8)
@@ -350,7 +355,7 @@ def plot_fad_vs_f1(rows: Sequence[Mapping], ax: plt.Axes | None = None) -> plt.A
         if any(r["z_dim"] == z for r in rows):
             ax.scatter([], [], color="0.5", marker=mk, label=f"z = {z}")
     embedding = rows[0]["fad"]["embedding"] if rows else "?"
-    ax.set_xlabel(f"FAD of reconstructions ({embedding}), lower is better")
+    ax.set_xlabel(f"FAD of reconstructions, lower is better\n({embedding} embedding)")
     ax.set_ylabel("post-global-swap F1")
     ax.set_ylim(-0.03, 1.05)
     ax.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))

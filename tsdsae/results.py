@@ -19,7 +19,11 @@ from .errors import TsdsaeError
 
 
 def collect(root: str | os.PathLike, *, evaluated_only: bool = True) -> list[dict[str, Any]]:
-    """One record per finished run under ``root``: ``result.json`` merged with ``evaluation.json``."""
+    """One record per finished run under ``root``: ``result.json`` merged with ``evaluation.json``.
+
+    Each record also carries ``n_instruments`` (from ``config.json``) and, where the run was
+    probed, ``probing`` (the factors of ``probing.json``).
+    """
     root = Path(root)
     if not root.is_dir():
         raise TsdsaeError(f"results folder not found: {root}")
@@ -31,6 +35,7 @@ def collect(root: str | os.PathLike, *, evaluated_only: bool = True) -> list[dic
         row = json.loads(result.read_text())
         if evaluation.is_file():
             row |= {k: v for k, v in json.loads(evaluation.read_text()).items() if k not in row}
+        row["n_instruments"] = len(json.loads(result.with_name("config.json").read_text())["data"]["instruments"])
         probing = result.with_name("probing.json")
         if probing.is_file():
             row["probing"] = json.loads(probing.read_text())["factors"]
