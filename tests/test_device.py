@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tsdsae.device import resolve_device
+from tsdsae.device import resolve_device, torch_threads
 from tsdsae.errors import TsdsaeError
 
 
@@ -19,3 +19,16 @@ def test_unknown_or_unavailable_devices_are_clear_errors():
     if not torch.cuda.is_available():
         with pytest.raises(TsdsaeError, match="no usable CUDA GPU"):
             resolve_device("cuda")
+
+
+def test_torch_threads_sets_and_restores_even_on_error():
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    with torch_threads(other):
+        assert torch.get_num_threads() == other
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="boom"), torch_threads(other):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before

@@ -1,6 +1,9 @@
-"""The one place that chooses where tensors live: CUDA when present, else the CPU."""
+"""The one place that chooses where tensors live (CUDA when present, else the CPU) and how many CPU threads work."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -24,3 +27,20 @@ def module_device(module: torch.nn.Module) -> torch.device:
     """Where a module's parameters live (the CPU for a module without parameters)."""
     param = next(module.parameters(), None)
     return torch.device("cpu") if param is None else param.device
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run torch's CPU operators on ``n`` threads inside the block (``None``: leave the setting alone).
+
+    Small models gain nothing from a second thread, and a multi-threaded torch beside another
+    busy process slows down many-fold (its threads wait for each other at every operator):
+    data builds, sweep workers and quick-mode tutorial runs use one.
+    """
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

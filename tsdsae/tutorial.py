@@ -5,7 +5,9 @@ there and trains otherwise. The notebooks' models are points of the reproduction
 grid (``results/cpu/sweep.yaml``, made with ``tsdsae sweep``), committed under
 ``results/<preset>/<run name>/`` with their provenance (``result.json``) and
 evaluation (``evaluation.json``). In quick mode every model is trained afresh into
-a temporary folder, in seconds, so the notebooks test the training code itself.
+a temporary folder, in seconds, so the notebooks test the training code itself; on one
+CPU thread, which is as fast for such small models and does not slow down many-fold when
+another process (a sweep, say) keeps the machine busy.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from .config import Config, load_preset
 from .data import MelodyAudioDataset, build_dataset
+from .device import torch_threads
 from .evaluation.suite import evaluate_run
 from .models import DSAE
 from .training import load_or_train, run_config, run_name
@@ -62,7 +65,8 @@ def tutorial_model(cfg: Config, dataset: MelodyAudioDataset | None = None,
     """The trained model of ``cfg`` (loaded, or trained when absent), its data set and run folder."""
     ds = dataset if dataset is not None else build_dataset(cfg.data, cfg.features, progress=progress)
     run_dir = run_dir_for(cfg)
-    model = load_or_train(cfg, run_dir, ds, progress=progress, track_swap_every=TRACK_SWAP_EVERY)
+    with torch_threads(1 if cfg.quick else None):
+        model = load_or_train(cfg, run_dir, ds, progress=progress, track_swap_every=TRACK_SWAP_EVERY)
     return model, ds, run_dir
 
 
@@ -74,4 +78,5 @@ def tutorial_evaluation(run_dir: Path, dataset: MelodyAudioDataset | None = None
         saved = json.loads(path.read_text())
         if saved.get("eval") == dataclasses.asdict(run_config(run_dir).eval):
             return saved
-    return evaluate_run(run_dir, dataset=dataset, progress=progress)
+    with torch_threads(1 if run_config(run_dir).quick else None):
+        return evaluate_run(run_dir, dataset=dataset, progress=progress)

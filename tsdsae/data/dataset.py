@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import DataConfig, FeatureConfig, content_hash
+from ..device import torch_threads
 from ..errors import TsdsaeError
 from ..features import log_mel
 from ..io import write_json_atomic
@@ -173,40 +174,37 @@ def build_dataset(
     tmp = final.with_name(f"{final.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the renderers use the other cores; spinning threads would slow them
-    try:
-        audio = np.lib.format.open_memmap(tmp / "audio.npy", "w+", np.int16, (len(melody), data.n_samples))
-        t0 = time.perf_counter()
-        clips = render_many(
-            labels, [data.instruments[k] for k in instrument], soundfont=soundfont,
-            sample_rate=data.sample_rate, n_samples=data.n_samples, tempo_bpm=data.tempo_bpm,
-            velocity=data.velocity, workers=workers,
-        )
-        feats = np.lib.format.open_memmap(
-            tmp / "features.npy", "w+", np.float32,
-            (len(melody), features.n_frames(data.n_samples), features.n_mels),
-        )
-        for i, clip in tqdm(clips, total=len(melody), desc=f"render {data.name}", disable=not progress,
-                            unit="clip"):
-            pcm = np.round(clip * 32767.0).astype(np.int16)  # features from what is stored
-            audio[i] = pcm
-            feats[i] = log_mel(pcm / np.float32(32767.0), data.sample_rate, features).numpy()
-        render_s = time.perf_counter() - t0
-        audio.flush()
-        feats.flush()
-        del audio, feats
-        np.savez(tmp / "labels.npz", melody=melody, factors=labels, instrument=instrument,
-                 train=train, val=val)
-        manifest = _manifest(data, features, soundfont, melody, instrument, train, val,
-                             render_s, time.perf_counter() - started)
-        write_json_atomic(tmp / MANIFEST, manifest)
-        publish_folder(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1):  # the renderers use the other cores; spinning threads would slow them
+        try:
+            audio = np.lib.format.open_memmap(tmp / "audio.npy", "w+", np.int16, (len(melody), data.n_samples))
+            t0 = time.perf_counter()
+            clips = render_many(
+                labels, [data.instruments[k] for k in instrument], soundfont=soundfont,
+                sample_rate=data.sample_rate, n_samples=data.n_samples, tempo_bpm=data.tempo_bpm,
+                velocity=data.velocity, workers=workers,
+            )
+            feats = np.lib.format.open_memmap(
+                tmp / "features.npy", "w+", np.float32,
+                (len(melody), features.n_frames(data.n_samples), features.n_mels),
+            )
+            for i, clip in tqdm(clips, total=len(melody), desc=f"render {data.name}", disable=not progress,
+                                unit="clip"):
+                pcm = np.round(clip * 32767.0).astype(np.int16)  # features from what is stored
+                audio[i] = pcm
+                feats[i] = log_mel(pcm / np.float32(32767.0), data.sample_rate, features).numpy()
+            render_s = time.perf_counter() - t0
+            audio.flush()
+            feats.flush()
+            del audio, feats
+            np.savez(tmp / "labels.npz", melody=melody, factors=labels, instrument=instrument,
+                     train=train, val=val)
+            manifest = _manifest(data, features, soundfont, melody, instrument, train, val,
+                                 render_s, time.perf_counter() - started)
+            write_json_atomic(tmp / MANIFEST, manifest)
+            publish_folder(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return load_dataset(final)
 
 
