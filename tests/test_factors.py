@@ -12,11 +12,12 @@ from tsdsae.config import Config, DataConfig, EvalConfig, FeatureConfig, ModelCo
 from tsdsae.data import build_dataset
 from tsdsae.data.dataset import MelodyAudioDataset
 from tsdsae.data.melodies import FACTORS
+from tsdsae.errors import TsdsaeError
 from tsdsae.evaluation import partners
 from tsdsae.evaluation.factors import factor_swap_f1, global_labels, octave_accuracy, pair_kinds
 from tsdsae.evaluation.probing import linear_probe, probe_run, slot_pool
 from tsdsae.evaluation.suite import evaluate_run
-from tsdsae.results import probing_table
+from tsdsae.results import global_factor_table, probing_table
 from tsdsae.sweep import run_is_done
 from tsdsae.training import train
 
@@ -193,3 +194,24 @@ def test_probing_table_groups_and_averages():
                         "| rhythm from z |")
     assert table[2] == "| chance | | | 0.50 | 0.50 | 0.05 | 0.05 |"
     assert table[3] == "| TS-DSAE | 16 | 2 | 0.75 | 0.50 | 0.30 | 0.90 |"
+
+
+def test_global_factor_table_says_per_run_whether_each_factor_follows_v():
+    def run(seed, octave_f1, with_octave_pairs=True):
+        f1 = {"instrument": {"n_pairs": 4, "f1": {"instrument": {"post_global": 1.0}, "octave": {"post_global": 1.0}}}}
+        pitch = {}
+        if with_octave_pairs:
+            f1["octave"] = {"n_pairs": 4, "f1": {"instrument": {"post_global": 1.0},
+                                                 "octave": {"post_global": octave_f1}}}
+            pitch = {"octave": {"n_clips": 2, "octave_accuracy": 0.25, "rpa_vs_own_octave": 0.5,
+                                "rpa_vs_target_octave": 0.1}}
+        return {"run": f"r{seed}", "method": "ts-dsae", "seed": seed,
+                "global_factors": {"swap_f1": f1, "octave_by_pitch": pitch}}
+
+    table = global_factor_table([run(1, 0.0, with_octave_pairs=False), run(0, 0.5), {"run": "plain", "seed": 0}])
+    lines = table.splitlines()
+    assert "octave F1 after the global swap (j differs in octave)" in lines[0] and len(lines) == 4
+    assert lines[2] == "| r0 | 0 | 1.00 | 0.50 | 0.25 | 0.50 |"
+    assert lines[3] == "| r1 | 1 | 1.00 | — | — | — |"
+    with pytest.raises(TsdsaeError, match="several global factors"):
+        global_factor_table([{"run": "plain", "seed": 0}])

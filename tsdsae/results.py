@@ -128,6 +128,32 @@ def probing_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def global_factor_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A Markdown table, one row per run, of whether each global factor follows v (notebook 06).
+
+    For every factor: its macro-F1 after the global swap on the pairs that differ in that factor
+    alone (1: it follows j's v; 0: it stays with i's z). Where the octave varies, also CREPE's
+    share of frames of those global swaps nearest j's octave, and the RPA against i's score in
+    i's own octave (:func:`~tsdsae.evaluation.factors.octave_by_pitch`).
+    """
+    rows = [r for r in rows if r.get("global_factors")]
+    if not rows:
+        raise TsdsaeError("no run evaluated on several global factors (preset cpu-octave, say)")
+    factors = list(dict.fromkeys(f for r in rows for f in r["global_factors"]["swap_f1"] if "+" not in f))
+    pitch = any("octave" in r["global_factors"].get("octave_by_pitch", {}) for r in rows)
+    head = [f"{f} F1 after the global swap (j differs in {f})" for f in factors]
+    head += ["frames nearest j's octave", "RPA vs i's own octave"] if pitch else []
+    lines = ["| run | seed | " + " | ".join(head) + " |", "|---" * (2 + len(head)) + "|"]
+    for r in sorted(rows, key=lambda r: (r["method"], r["seed"])):
+        swaps = r["global_factors"]["swap_f1"]
+        cells = [f"{swaps[f]['f1'][f]['post_global']:.2f}" if f in swaps else "—" for f in factors]
+        if pitch:
+            o = r["global_factors"].get("octave_by_pitch", {}).get("octave")
+            cells += [f"{o['octave_accuracy']:.2f}", f"{o['rpa_vs_own_octave']:.2f}"] if o else ["—", "—"]
+        lines.append(f"| {r['run']} | {r['seed']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def save_grid_figures(root: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | None = None) -> list[Path]:
     """Write the grid's Fig. 3 (``fig3_swap_f1.png``) and Fig. 4 (``fig4_fad_f1.png``) into ``root``."""
     import matplotlib
@@ -165,6 +191,8 @@ def report(root: str | os.PathLike) -> str:
         parts += [f"**{name} F1** (mean ± sd over seeds)", "", summary_table(rows, key), ""]
     parts += ["**pitch and sound** (RPA against CREPE on the resynthesised input; FAD with "
               f"{rows[0]['fad']['embedding']}; means over seeds)", "", quality_table(rows), ""]
+    if any(r.get("global_factors") for r in rows):
+        parts += ["**global factors** (does each follow v? per run)", "", global_factor_table(rows), ""]
     if any(r.get("probing") for r in rows):
         parts += ["**linear probes** (balanced accuracy on validation; mean over seeds)", "", probing_table(rows), ""]
     parts += ["**training cost**", "", cost_table(rows)]
