@@ -112,26 +112,25 @@ def run_is_done(run_dir: Path, evaluate: bool) -> bool:
 def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evaluate: bool,
             cache_dir: str | None = None, threads: int = 1) -> dict[str, Any]:
     """Train (or resume) one run and evaluate it: the unit of work of every executor."""
-    import torch
-
     from .data import build_dataset
+    from .device import torch_threads
     from .evaluation.probing import probe_run
     from .evaluation.suite import evaluate_run
     from .training import train
 
-    torch.set_num_threads(threads)
-    cfg = Config.from_dict(cfg_dict)
-    started = time.perf_counter()
-    ds = build_dataset(cfg.data, cfg.features, cache_dir=cache_dir, workers=1, progress=False)
-    out: dict[str, Any] = {"run_dir": run_dir}
-    if not (Path(run_dir) / "result.json").is_file():  # committed runs keep no last.pt: never retrain them
-        res = train(cfg, run_dir, ds, progress=False, track_swap_every=track_swap_every)
-        out |= {"epochs": res.epochs, "train_seconds": round(res.seconds, 1)}
-    if evaluate and not (Path(run_dir) / "evaluation.json").is_file():
-        out["swap_f1"] = evaluate_run(run_dir, dataset=ds, progress=False)["swap_f1"]
-    if evaluate and not (Path(run_dir) / "probing.json").is_file():
-        probe_run(run_dir, dataset=ds)
-    out["seconds"] = round(time.perf_counter() - started, 1)
+    with torch_threads(threads):
+        cfg = Config.from_dict(cfg_dict)
+        started = time.perf_counter()
+        ds = build_dataset(cfg.data, cfg.features, cache_dir=cache_dir, workers=1, progress=False)
+        out: dict[str, Any] = {"run_dir": run_dir}
+        if not (Path(run_dir) / "result.json").is_file():  # committed runs keep no last.pt: never retrain them
+            res = train(cfg, run_dir, ds, progress=False, track_swap_every=track_swap_every)
+            out |= {"epochs": res.epochs, "train_seconds": round(res.seconds, 1)}
+        if evaluate and not (Path(run_dir) / "evaluation.json").is_file():
+            out["swap_f1"] = evaluate_run(run_dir, dataset=ds, progress=False)["swap_f1"]
+        if evaluate and not (Path(run_dir) / "probing.json").is_file():
+            probe_run(run_dir, dataset=ds)
+        out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
 

@@ -73,10 +73,11 @@ def tutorial_model(cfg: Config, dataset: MelodyAudioDataset | None = None,
 def tutorial_evaluation(run_dir: Path, dataset: MelodyAudioDataset | None = None,
                         progress: bool = True) -> dict[str, Any]:
     """The run's ``evaluation.json`` when it is there for the run's own settings, else a fresh evaluation."""
+    cfg = run_config(run_dir)
     path = run_dir / "evaluation.json"
     if path.is_file():
         saved = json.loads(path.read_text())
-        if saved.get("eval") == dataclasses.asdict(run_config(run_dir).eval):
+        if saved.get("eval") == dataclasses.asdict(cfg.eval):
             return saved
-    with torch_threads(1 if run_config(run_dir).quick else None):
+    with torch_threads(1 if cfg.quick else None):
         return evaluate_run(run_dir, dataset=dataset, progress=progress)
