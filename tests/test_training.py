@@ -80,6 +80,37 @@ def test_snapshot_is_the_stage_one_encoder_and_never_changes(small_dataset, tmp_
     assert sum(len(g["params"]) for g in ck["optimizer"]["param_groups"]) == n_model
 
 
+def test_bf16_step_is_close_to_fp32_and_keeps_float32_state(small_dataset):
+    cfg = _cfg("ts-dsae")
+    x = torch.from_numpy(np.array(small_dataset.features[:6]))
+    torch.manual_seed(0)
+    model = DSAE(cfg.model)
+    plan = stage_plan(get_method("ts-dsae"), 2, cfg.train)
+    snapshot = take_snapshot(model)
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(1)
+        loss, terms = batch_loss(model, x, plan, snapshot, precision)
+        assert all(t.dtype == torch.float32 and torch.isfinite(t) for t in terms.values()), precision
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        assert all(p.grad.dtype == torch.float32 for p in model.parameters()), precision
+        losses[precision] = float(loss.detach())
+    # bfloat16 keeps 8 bits of mantissa: the same loss to about 1 %, not exactly
+    assert losses["bf16"] != losses["fp32"]
+    assert abs(losses["bf16"] - losses["fp32"]) < 0.02 * abs(losses["fp32"]), losses
+
+
+def test_bf16_training_learns_and_is_recorded(small_dataset, tmp_path):
+    cfg = _cfg("dsae", epochs=40)
+    cfg.train.precision = "bf16"
+    train(cfg, tmp_path, small_dataset, progress=False)
+    rec = [m["val"]["rec"] for m in read_metrics(tmp_path)]
+    assert rec[-1] < 0.5 * rec[0], (rec[0], rec[-1])
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["precision"] == "bf16"
+    assert all(v.dtype == torch.float32 for v in load_checkpoint(tmp_path / "last.pt")["model"].values())
+
+
 def test_training_reduces_the_loss(small_dataset, tmp_path):
     cfg = _cfg("dsae", epochs=100)
     cfg.train.batch_size = 8  # 19 training clips: 3 steps per epoch, 300 steps
@@ -125,6 +156,7 @@ def test_a_different_config_in_the_same_folder_is_refused(small_dataset, tmp_pat
     (lambda c: setattr(c.train, "method", "vae"), "unknown method 'vae'"),
     (lambda c: setattr(c.model, "encoder", "rnn"), "unknown encoder"),
     (lambda c: setattr(c.model, "x_dim", 64), "mel bands"),
+    (lambda c: setattr(c.train, "precision", "fp16"), "unknown precision 'fp16'"),
 ])
 def test_contradictory_configs_are_one_line_errors(mutate, word):
     cfg = _cfg(epochs=5)

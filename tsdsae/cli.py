@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .config import PRESETS, load_preset
+from .config import PRECISIONS, PRESETS, load_preset
 from .errors import TsdsaeError
 
 
@@ -66,7 +66,7 @@ def _train(args: argparse.Namespace) -> None:
         ("train", "seed"): args.seed, ("train", "stage1_epochs"): args.stage1_epochs,
         ("train", "max_epochs"): args.max_epochs, ("train", "patience"): args.patience,
         ("train", "reshuffle"): args.reshuffle or None, ("train", "stage1_zero_z"): args.stage1_zero_z or None,
-        ("data", "soundfont"): args.soundfont,
+        ("train", "precision"): args.precision, ("data", "soundfont"): args.soundfont,
     }
     for (part, name), value in overrides.items():
         if value is not None:
@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int)
     t.add_argument("--reshuffle", action="store_true", help="new batch order every epoch")
     t.add_argument("--stage1-zero-z", action="store_true", help="feed z = 0 to the decoder in stage 1")
+    t.add_argument("--precision", choices=PRECISIONS,
+                   help="fp32 (the paper's maths, default) or bf16 autocast (faster on CPUs with AVX-512 BF16)")
     t.add_argument("--soundfont", help="soundfont for the data (default: discovered)")
     t.add_argument("--data", help="a prepared dataset folder (e.g. from 'tsdsae urmp-prepare') instead of dMelodies")
     t.add_argument("--run-dir", help="run folder (default runs/<preset>/<method>-z<z>-…-seed<seed>)")

@@ -130,6 +130,8 @@ class FeatureConfig:
 ENCODERS = ("factorised", "full")
 DECODERS = ("framewise", "enriched")
 METHODS = ("dsae", "dsae-f", "ts-dsae-noreg", "ts-dsae")
+#: numeric paths of the training step: the paper's float32, or bfloat16 autocast (an option, not the paper's)
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -174,11 +176,17 @@ class TrainConfig:
     batch_order_seed: int = 42
     #: the authors' later code feeds z = 0 to the decoder in stage 1; published code samples z.
     stage1_zero_z: bool = False
+    #: "fp32" (the paper's maths) or "bf16": the training step's matrix products and LSTMs run under
+    #: bfloat16 autocast (weights, optimiser, loss terms and validation stay float32); ≈ 1.7× faster
+    #: on CPUs with AVX-512 BF16 (benchmarks/README.md). Recorded in the run's config.
+    precision: str = "fp32"
 
     def validate(self) -> None:
         """Raise a one-line :class:`TsdsaeError` if the schedule contradicts itself."""
         if self.method not in METHODS:
             raise TsdsaeError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
+        if self.precision not in PRECISIONS:
+            raise TsdsaeError(f"train: unknown precision {self.precision!r}: choose {' or '.join(PRECISIONS)}")
         if self.max_epochs <= 0 or self.batch_size <= 0 or self.lr <= 0 or self.patience <= 0:
             raise TsdsaeError("train: max_epochs, batch_size, lr and patience must be positive")
         if self.method != "dsae" and not 0 < self.stage1_epochs < self.max_epochs:

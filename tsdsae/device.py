@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 
@@ -21,6 +21,19 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise TsdsaeError(f"device {name!r} asked for, but this machine has no usable CUDA GPU")
     return dev
+
+
+def numeric_path(device: torch.device, precision: str) -> AbstractContextManager:
+    """The context a training step runs in: nothing for ``"fp32"``, bfloat16 autocast for ``"bf16"``.
+
+    Autocast keeps the weights, the optimiser and every op outside its lower-precision list in
+    float32; the loss terms are computed in float32 (:mod:`tsdsae.objectives` casts).
+    """
+    if precision == "fp32":
+        return nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    raise TsdsaeError(f"unknown precision {precision!r}: choose fp32 or bf16")
 
 
 def module_device(module: torch.nn.Module) -> torch.device:

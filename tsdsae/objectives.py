@@ -18,18 +18,19 @@ from .models.dsae import DSAE, Gaussian, Posterior
 def gaussian_kl(q: Gaussian, p: Gaussian | None = None) -> torch.Tensor:
     """Element-wise KL(N(μq, σq²) ‖ N(μp, σp²)) of diagonal Gaussians given as (mean, logvar).
 
-    ``p=None`` is the standard normal N(0, I).
+    ``p=None`` is the standard normal N(0, I). Computed in float32 whatever the inputs' dtype
+    (``.float()`` is a no-op on float32 tensors).
     """
-    mq, lq = q
+    mq, lq = q[0].float(), q[1].float()
     if p is None:
         return 0.5 * (torch.exp(lq) + mq**2 - 1.0 - lq)
-    mp, lp = p
+    mp, lp = p[0].float(), p[1].float()
     return 0.5 * (lp - lq + (torch.exp(lq) + (mq - mp) ** 2) * torch.exp(-lp) - 1.0)
 
 
 def reconstruction(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over every element: the Gaussian log-likelihood up to constants."""
-    return torch.mean((x_hat - x) ** 2)
+    """Mean squared error over every element: the Gaussian log-likelihood up to constants (float32)."""
+    return torch.mean((x_hat.float() - x) ** 2)
 
 
 def elbo_terms(post: Posterior, x: torch.Tensor, v_prior: Gaussian | None = None) -> dict[str, torch.Tensor]:

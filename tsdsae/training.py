@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .config import Config
 from .data.dataset import MelodyAudioDataset, build_dataset
-from .device import resolve_device
+from .device import numeric_path, resolve_device
 from .errors import TsdsaeError
 from .evaluation.swap import swap_f1
 from .io import write_json_atomic
@@ -70,22 +70,26 @@ def take_snapshot(model: DSAE) -> GlobalEncoder:
 
 
 def batch_loss(
-    model: DSAE, x: torch.Tensor, plan: StagePlan, snapshot: GlobalEncoder | None
+    model: DSAE, x: torch.Tensor, plan: StagePlan, snapshot: GlobalEncoder | None, precision: str = "fp32"
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The loss of one batch under ``plan`` and its terms (rec, kl_z, kl_v, and r1–r4 if on)."""
-    post = model(x, zero_z=plan.zero_z)
-    v_prior = None
-    if plan.informed_prior:
-        if snapshot is None:
-            raise TsdsaeError("the informed prior needs the stage-1 snapshot, which is missing")
-        with torch.no_grad():
-            v_prior = snapshot(x)
-    terms = elbo_terms(post, x, v_prior)
-    if plan.regularisers:
-        b = x.shape[0]
-        perm_global = torch.randperm(b, device=x.device)
-        perm_local = torch.randperm(b, device=x.device)
-        terms |= swap_regularisers(model, post, perm_global, perm_local)
+    """The loss of one batch under ``plan`` and its terms (rec, kl_z, kl_v, and r1–r4 if on).
+
+    ``precision="bf16"`` runs the networks under bfloat16 autocast (``TrainConfig.precision``).
+    """
+    with numeric_path(x.device, precision):
+        post = model(x, zero_z=plan.zero_z)
+        v_prior = None
+        if plan.informed_prior:
+            if snapshot is None:
+                raise TsdsaeError("the informed prior needs the stage-1 snapshot, which is missing")
+            with torch.no_grad():
+                v_prior = snapshot(x)
+        terms = elbo_terms(post, x, v_prior)
+        if plan.regularisers:
+            b = x.shape[0]
+            perm_global = torch.randperm(b, device=x.device)
+            perm_local = torch.randperm(b, device=x.device)
+            terms |= swap_regularisers(model, post, perm_global, perm_local)
     return sum(terms.values()), terms
 
 
@@ -176,7 +180,7 @@ def train(
         sums: dict[str, float] = {}
         order = torch.from_numpy(batch_order(len(x_train), epoch, cfg.train)).to(dev)
         for idx in order.split(cfg.train.batch_size):
-            loss, terms = batch_loss(model, x_train[idx], plan, snapshot)
+            loss, terms = batch_loss(model, x_train[idx], plan, snapshot, cfg.train.precision)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -257,7 +261,7 @@ def _provenance(cfg: Config, result: RunResult, dev: torch.device) -> dict[str, 
 @torch.no_grad()
 def evaluate_loss(model: DSAE, x: torch.Tensor, plan: StagePlan, snapshot: GlobalEncoder | None,
                   batch_size: int = 128) -> dict[str, float]:
-    """Mean loss terms of ``plan`` over ``x`` (sampled latents, as in training)."""
+    """Mean loss terms of ``plan`` over ``x`` (sampled latents, as in training; float32 always)."""
     model.eval()
     sums: dict[str, float] = {}
     for xb in x.split(batch_size):
