@@ -93,6 +93,18 @@ def test_results_of_a_folder_of_runs(run, small_dataset, capsys):
     text = report(run.parent)
     assert "TS-DSAE" in text and "post-global swap F1" in text
     assert (run.parent / "fig3_swap_f1.png").stat().st_size > 10_000 and (run.parent / "fig4_fad_f1.png").is_file()
+    assert (run.parent / "fig_curves.png").stat().st_size > 10_000 and "levels off" in text
     assert main(["report", str(run.parent)]) == 0 and "n=1" in capsys.readouterr().out
     with pytest.raises(TsdsaeError, match="results folder not found"):
         collect(run.parent / "none")
+
+
+def test_plateau_table_finds_where_a_curve_levels_off():
+    from tsdsae.results import plateau_table
+
+    rec = [8.0, 4.0, 2.0, 1.4, 1.1, 1.0, 1.05]  # lowest 1.0 at epoch 6; 1.4 ≤ 1.5×, 1.1 ≤ 1.2×
+    ms = [{"epoch": e, "stage": 1 if e < 2 else 2, "val": {"rec": r}} for e, r in enumerate(rec)]
+    ms[3]["swap_f1"] = {"post_global": 0.4}
+    ms[6]["swap_f1"] = {"post_global": 0.9}
+    row = plateau_table({"dsae-f-z32": ms}).splitlines()[2]
+    assert row == "| dsae-f-z32 | 7 | 1.000 (6) | 4 | 5 | 1.050 | 0.40 / 0.90 |"

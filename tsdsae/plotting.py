@@ -286,6 +286,36 @@ def plot_f1_over_epochs(metrics: Mapping[str, Sequence[Mapping]], stage1_epochs:
     return axes
 
 
+def plot_training_curves(curves: Mapping[str, Sequence[Mapping]], axes: Sequence[plt.Axes] | None = None
+                         ) -> Sequence[plt.Axes]:
+    """Validation reconstruction (log scale) and post-global swap F1 against epochs, one line per run.
+
+    ``curves`` maps a run label (its folder name) to its ``metrics.jsonl`` records; a label that
+    starts with a method name takes that method's colour, and each run's stage switch is marked.
+    """
+    if axes is None:
+        _, axes = plt.subplots(2, 1, figsize=(7.5, 5.6), sharex=True)
+    for label, lines in curves.items():
+        method = max((k for k in METHOD_COLOURS if label.startswith(k)), key=len, default=None)
+        colour = METHOD_COLOURS.get(method)
+        axes[0].plot([m["epoch"] + 1 for m in lines], [m["val"]["rec"] for m in lines], lw=1.2, color=colour,
+                     label=label, alpha=0.85)
+        tracked = [m for m in lines if "swap_f1" in m]
+        axes[1].plot([m["epoch"] + 1 for m in tracked], [m["swap_f1"]["post_global"] for m in tracked], lw=1.2,
+                     marker=".", ms=3, color=colour, alpha=0.85)
+        switch = next((m["epoch"] for m in lines if m["stage"] == 2), 0)
+        if switch:
+            for ax in axes:
+                ax.axvline(switch, color=colour, ls="--", lw=0.7, alpha=0.6)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("validation reconstruction")
+    axes[0].legend(frameon=False, fontsize=7)
+    axes[1].set_ylabel("post-global swap F1")
+    axes[1].set_ylim(-0.03, 1.05)
+    axes[1].set_xlabel("epoch")
+    return axes
+
+
 def plot_pitch_tracks(tracks: Mapping[str, np.ndarray], hop_s: float = 0.01, ax: plt.Axes | None = None,
                       title: str = "pitch (CREPE)") -> plt.Axes:
     """Pitch tracks in Hz (0 = unvoiced, drawn as gaps) on a note axis; the first is drawn thick."""

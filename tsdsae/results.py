@@ -154,14 +154,44 @@ def global_factor_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def run_curves(root: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
+    """The per-epoch metrics of every finished run under ``root``, keyed by run folder name."""
+    from .training import read_metrics
+
+    return {path.parent.name: read_metrics(path.parent) for path in sorted(Path(root).glob("*/result.json"))}
+
+
+def plateau_table(curves: Mapping[str, Sequence[Mapping[str, Any]]], factors: Sequence[float] = (1.5, 1.2)) -> str:
+    """A Markdown table, one row per run, of how its validation reconstruction levels off.
+
+    For each run: its lowest validation reconstruction (its own plateau, as far as it trained),
+    the first epoch whose value lies within each of ``factors`` × that lowest value, the last
+    epoch's value, and the lowest and last post-global swap F1 of stage 2 (where tracked).
+    How the long CPU schedule's length was chosen (``results/cpu-long-schedule``).
+    """
+    head = " | ".join(f"first epoch ≤ {f}× lowest" for f in factors)
+    lines = [f"| run | epochs | lowest val rec (epoch) | {head} | last val rec | post-global F1 in stage 2: "
+             "lowest / last |", "|---" * (5 + len(factors)) + "|"]
+    for run, ms in curves.items():
+        rec = np.array([m["val"]["rec"] for m in ms])
+        best = int(np.argmin(rec))
+        firsts = [str(ms[int(np.argmax(rec <= f * rec[best]))]["epoch"] + 1) for f in factors]
+        f1 = [m["swap_f1"]["post_global"] for m in ms if "swap_f1" in m and m["stage"] == 2]
+        f1_cell = f"{min(f1):.2f} / {f1[-1]:.2f}" if f1 else "—"
+        lines.append(f"| {run} | {len(ms)} | {rec[best]:.3f} ({ms[best]['epoch'] + 1}) | " + " | ".join(firsts)
+                     + f" | {rec[-1]:.3f} | {f1_cell} |")
+    return "\n".join(lines)
+
+
 def save_grid_figures(root: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | None = None) -> list[Path]:
-    """Write the grid's Fig. 3 (``fig3_swap_f1.png``) and Fig. 4 (``fig4_fad_f1.png``) into ``root``."""
+    """Write the grid's Fig. 3 (``fig3_swap_f1.png``), Fig. 4 (``fig4_fad_f1.png``) and every run's
+    validation reconstruction and swap F1 against epochs (``fig_curves.png``) into ``root``."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from .plotting import plot_f1_grid, plot_fad_vs_f1, use_style
+    from .plotting import plot_f1_grid, plot_fad_vs_f1, plot_training_curves, use_style
 
     root = Path(root)
     rows = collect(root) if rows is None else rows
@@ -169,8 +199,11 @@ def save_grid_figures(root: str | os.PathLike, rows: Sequence[Mapping[str, Any]]
         raise TsdsaeError(f"no evaluated run under {root}: run 'tsdsae sweep' (with evaluate: true) first")
     use_style()
     paths = []
-    for name, draw in (("fig3_swap_f1.png", plot_f1_grid), ("fig4_fad_f1.png", plot_fad_vs_f1)):
-        draw(rows)
+    curves = run_curves(root)
+    for name, draw in (("fig3_swap_f1.png", lambda: plot_f1_grid(rows)),
+                       ("fig4_fad_f1.png", lambda: plot_fad_vs_f1(rows)),
+                       ("fig_curves.png", lambda: plot_training_curves(curves))):
+        draw()
         fig = plt.gcf()
         tmp = root / f".{name}.tmp-{os.getpid()}.png"
         fig.savefig(tmp)
@@ -195,5 +228,7 @@ def report(root: str | os.PathLike) -> str:
         parts += ["**global factors** (does each follow v? per run)", "", global_factor_table(rows), ""]
     if any(r.get("probing") for r in rows):
         parts += ["**linear probes** (balanced accuracy on validation; mean over seeds)", "", probing_table(rows), ""]
+    parts += ["**how each run levels off** (validation reconstruction against epochs)", "",
+              plateau_table(run_curves(root)), ""]
     parts += ["**training cost**", "", cost_table(rows)]
     return "\n".join(parts)
