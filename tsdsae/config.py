@@ -21,6 +21,16 @@ from .errors import TsdsaeError
 QUICK_ENV = "TSDSAE_QUICK"
 
 
+#: seeds are non-negative integers below 2**63 (what torch and NumPy both accept)
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int, where: str) -> None:
+    """A one-line error unless ``seed`` is an integer in [0, 2**63)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise TsdsaeError(f"{where}: seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+
+
 def quick_mode() -> bool:
     """True when the quick-mode switch ``TSDSAE_QUICK`` is set to a true value."""
     return os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
@@ -95,6 +105,7 @@ class UrmpConfig:
             raise TsdsaeError(f"urmp: min_confidence={self.min_confidence} must lie in [0, 1)")
         if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1.0) > 1e-6 or self.split[0] == 0:
             raise TsdsaeError(f"urmp: split must be three non-negative shares summing to 1, got {self.split}")
+        check_seed(self.seed, "urmp")
 
 
 @dataclass
@@ -187,6 +198,8 @@ class TrainConfig:
             raise TsdsaeError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
         if self.precision not in PRECISIONS:
             raise TsdsaeError(f"train: unknown precision {self.precision!r}: choose {' or '.join(PRECISIONS)}")
+        check_seed(self.seed, "train")
+        check_seed(self.batch_order_seed, "train (batch order)")
         if self.max_epochs <= 0 or self.batch_size <= 0 or self.lr <= 0 or self.patience <= 0:
             raise TsdsaeError("train: max_epochs, batch_size, lr and patience must be positive")
         if self.method != "dsae" and not 0 < self.stage1_epochs < self.max_epochs:
@@ -232,6 +245,7 @@ class EvalConfig:
         if self.n_pitch_clips < 1 or self.n_fad_clips < 2 or self.griffin_lim_iters < 1 or self.fad_hop_s <= 0:
             raise TsdsaeError("eval: n_pitch_clips >= 1, n_fad_clips >= 2, griffin_lim_iters >= 1 and "
                               "fad_hop_s > 0 are needed")
+        check_seed(self.seed, "eval")
         if not 0 < self.crepe_fmin < self.crepe_fmax <= 2006:
             raise TsdsaeError(f"eval: need 0 < crepe_fmin < crepe_fmax <= 2006 Hz, got "
                               f"{self.crepe_fmin}, {self.crepe_fmax}")

@@ -57,3 +57,16 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run the block with every torch generator seeded with ``seed``, then put them all back.
+
+    Covers the CPU generator and that of each CUDA device, so a seeded evaluation inside a
+    training run (``--track-swap-every``) leaves the run's random stream untouched on a GPU too.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield

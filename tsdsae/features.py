@@ -13,6 +13,7 @@ import torch
 import torchaudio
 
 from .config import FeatureConfig
+from .device import seeded
 from .errors import TsdsaeError
 
 
@@ -137,8 +138,7 @@ def resynthesise(
     inverter = _inverter(cfg, n_iter)
     flat = feats.reshape(-1, *feats.shape[-2:])
     out = []
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch.no_grad(), seeded(seed):
         for b in flat.split(batch_size):
             out.append(inverter(b, length))
     audio = torch.cat(out)

@@ -66,13 +66,20 @@ class Sweep:
             raise TsdsaeError(f"sweep file not found: {path}")
         try:
             d = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise TsdsaeError(f"sweep file {path} is not valid YAML ({type(e).__name__})") from None
         if not isinstance(d, dict):
             raise TsdsaeError(f"sweep file {path} must hold a mapping of settings")
         unknown = set(d) - _KEYS
         if unknown:
             raise TsdsaeError(f"sweep file {path}: unknown key(s) {', '.join(sorted(unknown))}")
+        for key in ("methods", "z_dims", "seeds"):
+            if key in d and not isinstance(d[key], list):
+                raise TsdsaeError(f"sweep file {path}: {key} must be a list, e.g. {key}: [{d[key]}]")
+        overrides = d.get("overrides", {})
+        if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+            raise TsdsaeError(f"sweep file {path}: overrides must map a part to its fields, "
+                              "e.g. overrides: {train: {max_epochs: 80}}")
         sweep = cls(**d)
         # paths are relative to the sweep file, as a user reads it
         sweep.out = str((path.parent / sweep.out).resolve())

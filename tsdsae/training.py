@@ -131,18 +131,24 @@ def train(
     metrics line of every such epoch and of the last one: F1 against epochs.
     """
     cfg.validate()
+    if stop_after is not None and stop_after < 1:
+        raise TsdsaeError(f"stop_after must be at least 1 epoch, got {stop_after}")
+    if track_swap_every < 0:
+        raise TsdsaeError(f"track_swap_every must be 0 (off) or a positive number of epochs, got {track_swap_every}")
     method = get_method(cfg.train.method)
     dev = resolve_device(device)
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _check_or_write_config(run_dir, cfg)
+    last = run_dir / "last.pt"
+    if (run_dir / "result.json").is_file() and not last.is_file():
+        raise TsdsaeError(f"{run_dir} holds a finished run without its last.pt (a committed run): "
+                          "load it with load_model, or train into another folder")
+    _check_config(run_dir, cfg)  # before the data build: a wrong folder fails fast
     ds = dataset if dataset is not None else build_dataset(cfg.data, cfg.features, progress=progress)
-    if ds.features.shape[-1] != cfg.model.x_dim:
-        raise TsdsaeError(
-            f"data has {ds.features.shape[-1]} features per frame but the model reads x_dim={cfg.model.x_dim}"
-        )
-    x_train = torch.from_numpy(np.ascontiguousarray(ds.features[ds.train])).to(dev)
-    x_val = torch.from_numpy(np.ascontiguousarray(ds.features[ds.val])).to(dev)
+    x_train, x_val = (torch.from_numpy(np.ascontiguousarray(ds.features[ds.split(s)])).to(dev)
+                      for s in ("train", "val"))
+    _check_features(x_train, x_val, cfg.model.x_dim)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "config.json", cfg.to_dict())  # only once the data are known to be usable
 
     torch.manual_seed(cfg.train.seed)
     model = DSAE(cfg.model).to(dev)
@@ -150,9 +156,13 @@ def train(
     state = {"epoch": 0, "best_val": float("inf"), "best_epoch": -1, "bad_epochs": 0,
              "stopped_early": False, "seconds": 0.0}
     snapshot: GlobalEncoder | None = None
-    last = run_dir / "last.pt"
-    if last.exists():
+    if not last.exists():
+        _truncate_metrics(run_dir / "metrics.jsonl", 0)  # a fresh start: no lines of an earlier attempt
+    else:
         ck = load_checkpoint(last, map_location=dev)
+        if training_identity(ck["config"]) != training_identity(cfg):
+            raise TsdsaeError(f"{last} was written by another configuration than {run_dir / 'config.json'}: "
+                              "delete the folder or train into another one")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         if ck["snapshot"] is not None:
@@ -161,6 +171,8 @@ def train(
             snapshot.requires_grad_(False).eval()
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
+        if dev.type == "cuda" and ck.get("cuda_rng") is not None:  # the reparameterisation draws on the GPU
+            torch.cuda.set_rng_state_all(ck["cuda_rng"])
         _truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])
 
     end = cfg.train.max_epochs if stop_after is None else min(cfg.train.max_epochs, stop_after)
@@ -281,6 +293,7 @@ def save_checkpoint(path: Path, cfg: Config, model: DSAE, snapshot: GlobalEncode
         "model": model.state_dict(), "snapshot": None if snapshot is None else snapshot.state_dict(),
         "optimizer": None if opt is None else opt.state_dict(), "state": dict(state),
         "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
     }
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     torch.save(payload, tmp)
@@ -308,10 +321,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[Config, DSAE]:
     """The configuration and model (eval mode) stored in a checkpoint or a run folder's best.pt."""
     path = Path(path)
+    folder_cfg = None
     if path.is_dir():
-        path = run_folder(path) / "best.pt"
+        folder_cfg = run_config(path)
+        path = path / "best.pt"
     ck = load_checkpoint(path, map_location)
     cfg = Config.from_dict(ck["config"])
+    if folder_cfg is not None and training_identity(folder_cfg) != training_identity(cfg):
+        raise TsdsaeError(f"{path} was written by another configuration than the folder's config.json")
     model = DSAE(cfg.model)
     model.load_state_dict(ck["model"])
     return cfg, model.eval()
@@ -340,13 +357,29 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _check_or_write_config(run_dir: Path, cfg: Config) -> None:
+def _check_config(run_dir: Path, cfg: Config) -> None:
+    """Refuse a folder that holds training of another configuration; a folder with a config.json
+    and nothing trained (a failed start) is free to take the new one."""
     path = run_dir / "config.json"
-    if path.exists():
-        if training_identity(json.loads(path.read_text())) != training_identity(cfg):
+    trained = (run_dir / "last.pt").is_file() or (run_dir / "result.json").is_file()
+    if path.exists() and trained:
+        try:
+            saved = training_identity(json.loads(path.read_text()))
+        except (json.JSONDecodeError, TsdsaeError):
+            raise TsdsaeError(f"{path} is damaged: delete the folder or train into another one") from None
+        if saved != training_identity(cfg):
             raise TsdsaeError(f"{run_dir} holds a run with a different configuration: use another folder")
-        return
-    write_json_atomic(path, cfg.to_dict())
+
+
+def _check_features(x_train: torch.Tensor, x_val: torch.Tensor, x_dim: int) -> None:
+    """One-line errors for data a run cannot train on: wrong width, an empty split, NaN or inf."""
+    if x_train.shape[-1] != x_dim:
+        raise TsdsaeError(f"data has {x_train.shape[-1]} features per frame but the model reads x_dim={x_dim}")
+    for name, x in (("training", x_train), ("validation", x_val)):
+        if len(x) == 0:
+            raise TsdsaeError(f"the data set has no {name} clips: synthesise more melodies (at least 10)")
+        if not torch.isfinite(x).all():
+            raise TsdsaeError(f"the {name} features hold NaN or inf: rebuild the data set (tsdsae synth --rebuild)")
 
 
 def _truncate_metrics(path: Path, epochs: int) -> None:
@@ -354,8 +387,8 @@ def _truncate_metrics(path: Path, epochs: int) -> None:
     if not path.exists():
         return
     lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    keep = [ln for ln in lines if json.loads(ln)["epoch"] < epochs]
+    keep = [ln for ln in lines[:epochs] if json.loads(ln)["epoch"] < epochs]
     if len(keep) != len(lines):
-        tmp = path.with_name(".metrics.tmp")
+        tmp = path.with_name(f".metrics.tmp-{os.getpid()}")
         tmp.write_text("".join(ln + "\n" for ln in keep))
         os.replace(tmp, path)

@@ -17,13 +17,13 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
-import torch
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import f1_score
 
 from ..config import EvalConfig, FeatureConfig
 from ..data.dataset import MelodyAudioDataset
 from ..data.melodies import FACTORS
+from ..device import seeded
 from ..features import resynthesise
 from ..models import DSAE
 from .pitch import crepe_pitch, mean_rpa, score_pitch
@@ -58,8 +58,7 @@ def factor_swap_f1(model: DSAE, ds: MelodyAudioDataset, *, seed: int = 0,
     labels = global_labels(ds)
     names = list(labels)
     table = np.stack([labels[f] for f in names], axis=1)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         v_train, _ = encode(model, ds.features[ds.train], sample_z=False)
         ldas = {f: LinearDiscriminantAnalysis().fit(v_train.numpy(), table[ds.train, k]) for k, f in enumerate(names)}
         idx = ds.split(split)
@@ -106,8 +105,7 @@ def octave_by_pitch(model: DSAE, ds: MelodyAudioDataset, ev: EvalConfig, feature
         if not (j >= 0).any():
             continue
         i, j = val[sub[j >= 0]], val[j[j >= 0]]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ev.seed)
+        with seeded(ev.seed):
             v, z = encode(model, np.concatenate([ds.features[i], ds.features[j]]))
         n = len(i)
         x = swap_decode(model, v, z, np.arange(n, 2 * n), i=np.arange(n))["post_global"]

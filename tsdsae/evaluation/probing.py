@@ -31,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from ..config import FeatureConfig
 from ..data.dataset import MelodyAudioDataset
 from ..data.melodies import N_BARS, SLOTS_PER_BAR
+from ..device import seeded
 from ..io import write_json_atomic
 from ..models import DSAE
 from .factors import global_labels
@@ -76,8 +77,7 @@ def probe_model(model: DSAE, ds: MelodyAudioDataset, features: FeatureConfig, *,
 
     Returns ``{factor: {"kind", "classes", "chance", "v", "z"}}`` (balanced accuracies).
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         latents = {split: encode(model, ds.features[ds.split(split)], sample_z=False) for split in ("train", "val")}
     tempo = ds.manifest.get("data", {}).get("tempo_bpm", 120.0)
     inputs = {split: {"v": v.numpy(), "z": slot_pool(z, features, tempo)} for split, (v, z) in latents.items()}

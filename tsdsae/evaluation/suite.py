@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from ..config import EvalConfig, FeatureConfig, content_hash
 from ..data import MelodyAudioDataset, build_dataset
+from ..device import seeded
 from ..errors import TsdsaeError
 from ..features import resynthesise
 from ..io import write_json_atomic
@@ -64,8 +65,7 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
     sel = select_clips(ds, ev)
     ref = reference(ds, ev, progress=progress)
     i_idx, j_idx = sel["pitch_i"], sel["pitch_j"]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ev.seed)
+    with seeded(ev.seed):
         v, z = encode(model, np.concatenate([ds.features[i_idx], ds.features[j_idx]]))
     n = len(i_idx)  # the swaps pair i (first half) with its partner j (second half)
     decoded = swap_decode(model, v, z, np.arange(n, 2 * n), i=np.arange(n))
@@ -85,8 +85,7 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
     steps.update()
 
     x = torch.as_tensor(np.asarray(ds.features[sel["fad"]]))
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        torch.manual_seed(ev.seed)
+    with seeded(ev.seed), torch.no_grad():
         x_hat = model(x).x_hat
     embedding = CrepeEmbedding(ev.fad_model, ev.fad_hop_s, progress=progress)
     stats = gaussian_stats(embedding(resynthesise(x_hat, cfg.features, n_iter=ev.griffin_lim_iters, seed=ev.seed),

@@ -23,7 +23,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import f1_score
 
 from ..data.dataset import MelodyAudioDataset
-from ..device import module_device
+from ..device import module_device, seeded
 from ..models import DSAE, reparameterise
 
 
@@ -102,8 +102,7 @@ class SwapResult:
 
 def swap_f1(model: DSAE, ds: MelodyAudioDataset, *, seed: int = 0, split: str = "val") -> SwapResult:
     """The Fig. 3 protocol: LDA on training v means, macro-F1 on ``split`` under swaps."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         v_train, _ = encode(model, ds.features[ds.train], sample_z=False)
         lda = LinearDiscriminantAnalysis().fit(v_train.numpy(), ds.instrument[ds.train])
         idx = ds.split(split)
@@ -126,8 +125,7 @@ def swap_pair(model: DSAE, ds: MelodyAudioDataset, i: int, j: int, seed: int = 0
     Keys: ``"i reconstructed"`` = Dec(z^i, v^i), ``"z of i, v of j"`` = Dec(z^i, v^j)
     (global swap), ``"z of j, v of i"`` = Dec(z^j, v^i) (local swap).
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         v, z = encode(model, ds.features[[i, j]])
     dec = swap_decode(model, v, z, np.array([1]), i=np.array([0]))
     return {"i reconstructed": dec["pre"][0].numpy(), "z of i, v of j": dec["post_global"][0].numpy(),

@@ -1,0 +1,136 @@
+"""Bad inputs and leftovers of failed runs: each gives one line naming the problem, and loses nothing."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from tsdsae.cli import main
+from tsdsae.config import Config, DataConfig, EvalConfig, FeatureConfig, ModelConfig, TrainConfig, UrmpConfig
+from tsdsae.data import build_dataset
+from tsdsae.data.dataset import load_dataset
+from tsdsae.device import seeded
+from tsdsae.errors import TsdsaeError
+from tsdsae.sweep import Sweep
+from tsdsae.training import load_checkpoint, load_model, read_metrics, train
+
+
+def _cfg(method="ts-dsae", epochs=3, z_dim=4, seed=0):
+    cfg = Config(preset="test")
+    cfg.model = ModelConfig(z_dim=z_dim)
+    cfg.train = TrainConfig(method=method, stage1_epochs=1, max_epochs=epochs, patience=epochs, batch_size=8, seed=seed)
+    return cfg
+
+
+def _one_line(capsys, argv, *words):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tsdsae: error:") and "\n" not in err, err
+    for word in words:
+        assert word in err, err
+
+
+@pytest.mark.parametrize("make, word", [
+    (lambda: EvalConfig(seed=-1), "eval: seed"),
+    (lambda: TrainConfig(seed=2**64), "train: seed"),
+    (lambda: TrainConfig(seed=1.5), "train: seed"),
+    (lambda: UrmpConfig(seed=-1), "urmp: seed"),
+])
+def test_seeds_out_of_range_are_refused(make, word):
+    with pytest.raises(TsdsaeError, match=word):
+        make().validate()
+
+
+def test_cli_refuses_bad_numbers_in_one_line(capsys, tmp_path):
+    _one_line(capsys, ["train", "--quick", "--seed", str(2**64), "--run-dir", str(tmp_path / "r")], "seed")
+    _one_line(capsys, ["train", "--quick", "--stop-after", "0", "--run-dir", str(tmp_path / "r")], "stop_after")
+    _one_line(capsys, ["train", "--quick", "--track-swap-every", "-1", "--run-dir", str(tmp_path / "r")],
+              "track_swap_every")
+    assert not (tmp_path / "r").exists()  # nothing half-written
+
+
+def test_a_failed_start_never_blocks_the_corrected_command(small_dataset, tmp_path):
+    # what an earlier version left after a failed start: config.json of other settings, nothing trained
+    tmp_path.joinpath("config.json").write_text(json.dumps(_cfg(z_dim=8).to_dict()))
+    train(_cfg(), tmp_path, small_dataset, progress=False)
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["z_dim"] == 4
+
+
+def test_a_fresh_start_does_not_append_to_old_metrics(small_dataset, tmp_path):
+    train(_cfg(), tmp_path, small_dataset, progress=False, stop_after=2)
+    (tmp_path / "last.pt").unlink()  # the user starts over
+    train(_cfg(), tmp_path, small_dataset, progress=False)
+    assert [m["epoch"] for m in read_metrics(tmp_path)] == [0, 1, 2]
+
+
+def test_a_committed_run_is_never_retrained(small_dataset, tmp_path):
+    train(_cfg(), tmp_path, small_dataset, progress=False)
+    (tmp_path / "last.pt").unlink()  # committed runs carry no last.pt
+    before = (tmp_path / "metrics.jsonl").read_text()
+    with pytest.raises(TsdsaeError, match="finished run without its last.pt"):
+        train(_cfg(), tmp_path, small_dataset, progress=False)
+    assert (tmp_path / "metrics.jsonl").read_text() == before
+
+
+def test_a_checkpoint_of_another_configuration_is_refused(small_dataset, tmp_path):
+    train(_cfg(z_dim=8), tmp_path / "other", small_dataset, progress=False, stop_after=1)
+    train(_cfg(), tmp_path / "run", small_dataset, progress=False, stop_after=1)
+    for name in ("last.pt", "best.pt"):
+        shutil.copy(tmp_path / "other" / name, tmp_path / "run" / name)
+    with pytest.raises(TsdsaeError, match="another configuration"):
+        train(_cfg(), tmp_path / "run", small_dataset, progress=False)
+    with pytest.raises(TsdsaeError, match="another configuration"):
+        load_model(tmp_path / "run")  # what evaluate and probe load
+
+
+def test_non_finite_features_are_refused_before_training(small_dataset, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(small_dataset.path, folder)
+    feats = np.load(folder / "features.npy", mmap_mode="r+")
+    feats[small_dataset.train[0], 3, 5] = np.nan
+    feats.flush()
+    del feats
+    with pytest.raises(TsdsaeError, match="training features hold NaN"):
+        train(_cfg(), tmp_path / "run", load_dataset(folder), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_set_without_validation_clips_is_refused(tmp_path):
+    ds = build_dataset(DataConfig(name="test-two", n_melodies=2), FeatureConfig(), cache_dir=tmp_path, workers=1,
+                       progress=False)
+    assert len(ds.val) == 0
+    with pytest.raises(TsdsaeError, match="no validation clips"):
+        train(_cfg(), tmp_path / "run", ds, progress=False)
+
+
+@pytest.mark.parametrize("content, word", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not valid YAML"),
+    (yaml.safe_dump({"z_dims": 16}).encode(), "z_dims must be a list"),
+    (yaml.safe_dump({"overrides": {"train": 5}}).encode(), "overrides must map a part to its fields"),
+])
+def test_bad_sweep_files_are_one_line_errors(tmp_path, capsys, content, word):
+    path = tmp_path / "sweep.yaml"
+    path.write_bytes(content)
+    with pytest.raises(TsdsaeError, match=word):
+        list(Sweep.from_file(path).configs())
+    _one_line(capsys, ["sweep", str(path), "--no-progress"], word)
+
+
+def test_seeded_blocks_leave_the_random_stream_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    with seeded(7):
+        a = torch.rand(2)
+    assert torch.equal(torch.rand(3), expected)  # the outer stream continues as if nothing ran
+    with seeded(7):
+        assert torch.equal(torch.rand(2), a)  # and the block is reproducible
+
+
+def test_checkpoints_carry_the_gpu_random_state_slot(small_dataset, tmp_path):
+    train(_cfg(), tmp_path, small_dataset, progress=False, stop_after=1)
+    ck = load_checkpoint(tmp_path / "last.pt")
+    assert "cuda_rng" in ck and (ck["cuda_rng"] is None) == (not torch.cuda.is_initialized())
