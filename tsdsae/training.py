@@ -175,6 +175,10 @@ def train(
             torch.cuda.set_rng_state_all(ck["cuda_rng"])
         _truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])
 
+    commit = _git_commit()  # the code that trains from here on, recorded in result.json
+    state.setdefault("git_commits", [])
+    if not state["git_commits"] or state["git_commits"][-1] != commit:
+        state["git_commits"].append(commit)
     end = cfg.train.max_epochs if stop_after is None else min(cfg.train.max_epochs, stop_after)
     bar = tqdm(range(state["epoch"], end), initial=state["epoch"], total=cfg.train.max_epochs,
                desc=f"{method.label} z={cfg.model.z_dim}", unit="epoch", disable=not progress)
@@ -226,7 +230,7 @@ def train(
     result = RunResult(run_dir, state["epoch"], state["best_epoch"], state["best_val"],
                        state["stopped_early"], state["seconds"])
     if state["epoch"] >= cfg.train.max_epochs or state["stopped_early"]:
-        write_json_atomic(run_dir / "result.json", _provenance(cfg, result, dev))
+        write_json_atomic(run_dir / "result.json", _provenance(cfg, result, dev, state["git_commits"]))
     return result
 
 
@@ -246,24 +250,31 @@ def load_or_train(cfg: Config, run_dir: str | os.PathLike, dataset: MelodyAudioD
     return model
 
 
-def _provenance(cfg: Config, result: RunResult, dev: torch.device) -> dict[str, Any]:
-    import platform
+def _git_commit() -> str | None:
+    """The commit of the code that runs (None outside a git checkout)."""
     import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                              cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _provenance(cfg: Config, result: RunResult, dev: torch.device, commits: list[str | None]) -> dict[str, Any]:
+    import platform
 
     from . import __version__
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                                cwd=Path(__file__).parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
     return {
         "preset": cfg.preset, "quick": cfg.quick, "method": cfg.train.method, "z_dim": cfg.model.z_dim,
         "encoder": cfg.model.encoder, "decoder": cfg.model.decoder, "seed": cfg.train.seed,
         "epochs": result.epochs, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
         "stopped_early": result.stopped_early, "train_seconds": round(result.seconds, 1),
         "device": str(dev), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "tsdsae": __version__, "git_commit": commit,
+        "tsdsae": __version__, "git_commit": commits[0] if commits else None,
+        # every commit that trained a part of the run (a run split by --stop-after may span several)
+        "git_commits": commits,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
