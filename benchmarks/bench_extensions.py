@@ -1,4 +1,4 @@
-"""Benchmark of the extensions (issue 7): URMP's CREPE confidence filter, linear probes, factor swaps.
+"""Benchmark of the extensions (notebooks 06, 07): URMP's CREPE confidence filter, linear probes, factor swaps.
 
     python benchmarks/bench_extensions.py [--threads 1] [--segments 4]
 

@@ -1,4 +1,4 @@
-"""The log-mel front end against an independent computation (SPEC §1.3)."""
+"""The log-mel front end against an independent computation (protocol §1.3)."""
 
 import librosa
 import numpy as np

@@ -1,4 +1,4 @@
-"""The dMelodies generator against its definition (SPEC §1.1)."""
+"""The dMelodies generator against its definition (protocol §1.1)."""
 
 from itertools import product
 

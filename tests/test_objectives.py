@@ -1,4 +1,4 @@
-"""The loss terms against independent computations (SPEC §3)."""
+"""The loss terms against independent computations (protocol §3)."""
 
 import numpy as np
 import pytest

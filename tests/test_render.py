@@ -1,4 +1,4 @@
-"""FluidSynth rendering with a real soundfont (SPEC §1.2)."""
+"""FluidSynth rendering with a real soundfont (protocol §1.2)."""
 
 import librosa
 import numpy as np

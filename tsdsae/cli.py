@@ -166,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
 
-    u = sub.add_parser("urmp-prepare", help="URMP violin/trumpet tracks -> a dataset of 4-s clips (SPEC 1.4)")
+    u = sub.add_parser("urmp-prepare",
+                       help="URMP violin/trumpet tracks -> a dataset of 4-s clips (protocol §1.4, book/protocol.md)")
     u.add_argument("path", help="your copy of URMP (the folder holding the piece folders)")
     u.add_argument("--instruments", nargs="+", help="URMP instrument codes (default: vn tpt)")
     u.add_argument("--crepe-model", choices=("tiny", "full"), help="CREPE model of the confidence filter "

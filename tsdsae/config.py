@@ -1,6 +1,6 @@
 """Typed configuration and the named presets (``paper``, ``cpu``, ``quick`` and the extensions').
 
-Every number of ../shared/SPEC.md is a field here, never a literal in code.
+Every number of the protocol (book/protocol.md) is a field here, never a literal in code.
 :func:`load_preset` is the one way to get a configuration; it also applies the
 **quick mode** switch: with the environment variable ``TSDSAE_QUICK=1`` any
 preset shrinks its data (and, later, its epochs) so that CI and ``pytest
@@ -38,7 +38,7 @@ def quick_mode() -> bool:
 
 @dataclass
 class DataConfig:
-    """Which dMelodies melodies are rendered, how, and how they are split (SPEC §1)."""
+    """Which dMelodies melodies are rendered, how, and how they are split (protocol §1)."""
 
     name: str = "instrument"
     #: factor name -> allowed values (readable, e.g. ``{"octave": [4, 5]}``); others vary freely.
@@ -79,7 +79,7 @@ class DataConfig:
 
 @dataclass
 class UrmpConfig:
-    """How URMP recordings become 4-s training clips (SPEC §1.4, after Hayes et al. 2021; notebook 07)."""
+    """How URMP recordings become 4-s training clips (protocol §1.4, after Hayes et al. 2021; notebook 07)."""
 
     #: URMP's instrument codes to keep (violin ``vn`` and trumpet ``tpt`` in the paper).
     instruments: list[str] = field(default_factory=lambda: ["vn", "tpt"])
@@ -110,7 +110,7 @@ class UrmpConfig:
 
 @dataclass
 class FeatureConfig:
-    """The log-mel front end (SPEC §1.3): T = 251 frames of 80 bands for 4 s at 16 kHz."""
+    """The log-mel front end (protocol §1.3): T = 251 frames of 80 bands for 4 s at 16 kHz."""
 
     sample_rate: int = 16000
     n_fft: int = 2048
@@ -147,7 +147,7 @@ PRECISIONS = ("fp32", "bf16")
 
 @dataclass
 class ModelConfig:
-    """Sizes and variants of the DSAE (SPEC §2)."""
+    """Sizes and variants of the DSAE (protocol §2)."""
 
     x_dim: int = 80
     v_dim: int = 16
@@ -172,7 +172,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation and schedule (SPEC §3). ``stage1_epochs`` is the paper's C."""
+    """Optimisation and schedule (protocol §3). ``stage1_epochs`` is the paper's C."""
 
     method: str = "ts-dsae"
     lr: float = 1e-3
@@ -218,7 +218,7 @@ CREPE_MODELS = ("tiny", "full")
 
 @dataclass
 class EvalConfig:
-    """The evaluation protocol (SPEC §4): seeds, subset sizes and the CREPE models."""
+    """The evaluation (protocol §4): seeds, subset sizes and the CREPE models."""
 
     seed: int = 0
     #: CREPE model of the pitch evaluation: the paper's is "full" (≈ 27 s per clip on a CPU).
@@ -321,8 +321,8 @@ def _paper() -> Config:
 
 def _cpu() -> Config:
     # Same data, model and maths as the paper, a CPU-sized epoch budget: C = 20 and 60 epochs
-    # (the paper: 300 and up to 4,000). SPEC §6 saw DSAE collapsed by epoch 25 and TS-DSAE at
-    # 1.0 from epoch 20 on; results/cpu/README.md holds the F1-against-epochs evidence.
+    # (the paper: 300 and up to 4,000): DSAE has collapsed by epoch 10 and TS-DSAE holds F1 1.0
+    # from epoch 20 on; results/cpu/README.md holds the F1-against-epochs evidence.
     # Patience = max_epochs: no early stopping inside so short a budget.
     cfg = Config(preset="cpu")
     cfg.train.stage1_epochs, cfg.train.max_epochs, cfg.train.patience = 20, 60, 60
@@ -353,7 +353,7 @@ def _cpu_octave() -> Config:
     return cfg
 
 
-#: The five instruments of the harder global factor (issue 7): two strings, two woodwinds, a brass.
+#: The five instruments of the harder global factor (notebook 06): two strings, two woodwinds, a brass.
 FIVE_INSTRUMENTS = ["violin", "trumpet", "flute", "clarinet", "cello"]
 
 

@@ -1,4 +1,4 @@
-"""The log-mel front end of SPEC §1.3 (taught in notebook 01).
+"""The log-mel front end of protocol §1.3 (taught in notebook 01).
 
 A power mel spectrogram through torchaudio (n_fft 2048, hop 256, 80 HTK bands up
 to 8 kHz, no filter-bank normalisation, centred reflect-padded frames), then the
@@ -96,7 +96,7 @@ def _transform(cfg: FeatureConfig) -> LogMel:
 
 
 class MelInverter(torch.nn.Module):
-    """Log-mel (…, T, n_mels) → waveform: least-squares inverse mel, then Griffin-Lim (SPEC §4)."""
+    """Log-mel (…, T, n_mels) → waveform: least-squares inverse mel, then Griffin-Lim (protocol §4)."""
 
     def __init__(self, cfg: FeatureConfig | None = None, n_iter: int = 32) -> None:
         super().__init__()

@@ -1,4 +1,4 @@
-"""What distinguishes DSAE, DSAE-f, TS-DSAE w/o reg and TS-DSAE (SPEC §3; notebooks 02–04).
+"""What distinguishes DSAE, DSAE-f, TS-DSAE w/o reg and TS-DSAE (protocol §3; notebooks 02–04).
 
 A :class:`Method` is a small description: which modules train in stage 1 and
 in stage 2, which prior v gets in stage 2, and whether the swap regularisers are

@@ -1,4 +1,4 @@
-"""The loss of the DSAE family, term by term (SPEC §3; notebooks 02–04).
+"""The loss of the DSAE family, term by term (protocol §3; notebooks 02–04).
 
 Every term is a **per-element mean**, as in the authors' code: reconstruction
 is the mean of (x̂ − x)² over (batch, time, 80), KL_z the mean over (batch, time,

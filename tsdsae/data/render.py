@@ -1,6 +1,6 @@
 """From a melody to audio: MIDI writing, soundfont discovery and FluidSynth rendering.
 
-Rendering follows SPEC §1.2 (taught in notebook 01): General MIDI at 120 bpm,
+Rendering follows protocol §1.2 (taught in notebook 01): General MIDI at 120 bpm,
 FluidSynth at 16 kHz with its default reverb, chorus and gain (as the
 ``fluidsynth`` command the authors used), stereo averaged to mono, cropped or
 padded to exactly 64,000 samples and divided by the clip's peak. A
@@ -154,7 +154,7 @@ def melody_midi(
 
 
 def fit_clip(stereo_or_mono: np.ndarray, n_samples: int) -> np.ndarray:
-    """Average channels, crop or zero-pad to ``n_samples``, divide by the peak (SPEC §1.2)."""
+    """Average channels, crop or zero-pad to ``n_samples``, divide by the peak (protocol §1.2)."""
     x = np.asarray(stereo_or_mono, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=1)

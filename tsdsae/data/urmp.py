@@ -2,7 +2,7 @@
 
 URMP (Li et al., IEEE TMM 2019) ships one folder per piece holding separated
 tracks ``AuSep_<k>_<inst>_<NN>_<Piece>.wav`` at 48 kHz (violin is ``vn``,
-trumpet ``tpt``). :func:`prepare_urmp` follows the paper (SPEC §1.4, after Hayes
+trumpet ``tpt``). :func:`prepare_urmp` follows the paper (protocol §1.4, after Hayes
 et al. 2021), per instrument:
 
 1. the left channel of every track, divided by the instrument's corpus-wide peak;
@@ -118,7 +118,7 @@ def mean_confidence(segments: np.ndarray, sample_rate: int, model: str, *, seed:
 def prepare_urmp(root: str | os.PathLike, cfg: UrmpConfig | None = None, features: FeatureConfig | None = None,
                  *, out: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
                  rebuild: bool = False, progress: bool = True) -> MelodyAudioDataset:
-    """Prepare the URMP copy at ``root`` (SPEC §1.4) and return it as a dataset.
+    """Prepare the URMP copy at ``root`` (protocol §1.4) and return it as a dataset.
 
     The folder is ``out`` if given, else ``<cache_dir>/datasets/urmp-<key>`` where the key
     hashes the settings and the tracks' names and sizes.

@@ -1,4 +1,4 @@
-"""Fréchet Audio Distance with a pluggable embedding (SPEC §4, Fig. 4; notebook 05).
+"""Fréchet Audio Distance with a pluggable embedding (protocol §4, Fig. 4; notebook 05).
 
 FAD (Kilgour et al., 2019) fits a Gaussian to the frame embeddings of each set of
 clips and reports the Fréchet distance between the two Gaussians. The paper used

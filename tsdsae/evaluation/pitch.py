@@ -1,4 +1,4 @@
-"""Is the melody in z? Raw pitch accuracy of resynthesised decodings (SPEC §4, Fig. 5; notebook 05).
+"""Is the melody in z? Raw pitch accuracy of resynthesised decodings (protocol §4, Fig. 5; notebook 05).
 
 Pitch tracks come from CREPE (torchcrepe; ``full`` in the paper preset, ``tiny``
 for quick looks), 16 kHz, 10-ms hop, Viterbi decoding, unvoiced where the

@@ -1,4 +1,4 @@
-"""Does v hold the instrument? Classification of v after latent swaps (SPEC §4; notebooks 02–05).
+"""Does v hold the instrument? Classification of v after latent swaps (protocol §4; notebooks 02–05).
 
 An LDA classifier is fitted on the training set's posterior means of v. Each
 validation clip i is paired with a clip j of a *different* instrument, and three

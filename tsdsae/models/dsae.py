@@ -1,4 +1,4 @@
-"""The disentangled sequential autoencoder and its variants (SPEC §2; notebooks 02–04).
+"""The disentangled sequential autoencoder and its variants (protocol §2; notebooks 02–04).
 
 One :class:`DSAE` module, configured by :class:`~tsdsae.config.ModelConfig`:
 the local encoder is *factorised* q(z_t | x_t) or *full* q(z_t | x_{1:T}, v), the

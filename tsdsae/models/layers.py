@@ -1,4 +1,4 @@
-"""Building blocks of the DSAE family (SPEC §2; taught in notebook 02)."""
+"""Building blocks of the DSAE family (protocol §2; taught in notebook 02)."""
 
 from __future__ import annotations
 
