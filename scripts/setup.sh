@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything tsdsae needs, idempotently; sourced by scripts/test.sh and scripts/book.sh.
-#  1. FluidSynth and the MuseScore General Lite soundfont (Debian packages; installed when
-#     run as root, otherwise the exact command is printed and the script stops);
+#  1. FluidSynth and the MuseScore General Lite soundfont, and Chromium for the tests'
+#     browser check when TSDSAE_NEED_BROWSER=1 (Debian packages; installed when run as root,
+#     otherwise the exact command is printed and the script stops);
 #  2. a virtual environment (.venv, or $TSDSAE_VENV) with the pinned stack of pyproject.toml,
 #     reinstalled only when pyproject.toml changes.
 set -euo pipefail
@@ -9,9 +10,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${TSDSAE_VENV:-$ROOT/.venv}"
 SOUNDFONT=/usr/share/sounds/sf3/MuseScore_General_Lite.sf3
 DEBS="fluidsynth musescore-general-soundfont-small"
+# the test suite also opens the built book in headless Chromium (scripts/check_book.py)
+[ "${TSDSAE_NEED_BROWSER:-0}" = 1 ] && DEBS="$DEBS chromium"
 
 have_system_deps() {
-  { ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so\.3'; } && [ -f "$SOUNDFONT" ]
+  { ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so\.3'; } && [ -f "$SOUNDFONT" ] \
+    && { [ "${TSDSAE_NEED_BROWSER:-0}" != 1 ] || command -v chromium >/dev/null; }
 }
 
 if ! have_system_deps; then

@@ -2,8 +2,9 @@
 # The whole test suite, from a clean clone: installs what it needs, then lints, runs the unit
 # tests, executes every notebook in quick mode (TSDSAE_QUICK=1) and builds the book in quick
 # mode, failing on any warning (broken reference, file missing from the table of contents,
-# notebook error).
+# notebook error), and opens every built page in headless Chromium with the network off.
 set -euo pipefail
+export TSDSAE_NEED_BROWSER=1  # setup.sh installs Chromium too: the built book is checked in a real browser
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 export TSDSAE_QUICK=1
@@ -28,4 +29,6 @@ pages = sorted(pathlib.Path("_build/quick/_build/html/notebooks").glob("*.html")
 bad = [p.name for p in pages if not re.search(r'<img alt="[^"]{20,}"', p.read_text())]
 sys.exit(f"book pages without figures or alt text: {bad}" if bad or not pages else 0)
 PY
+echo "[test] every page of the quick-mode book in headless Chromium, offline"
+python scripts/check_book.py _build/quick/_build/html
 echo "[test] quick-mode book built: _build/quick/_build/html/index.html"
