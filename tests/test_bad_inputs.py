@@ -48,7 +48,7 @@ def test_cli_refuses_bad_numbers_in_one_line(capsys, tmp_path):
     _one_line(capsys, ["train", "--quick", "--seed", str(2**64), "--run-dir", str(tmp_path / "r")], "seed")
     _one_line(capsys, ["train", "--quick", "--stop-after", "0", "--run-dir", str(tmp_path / "r")], "stop_after")
     _one_line(capsys, ["train", "--quick", "--track-swap-every", "-1", "--run-dir", str(tmp_path / "r")],
-              "track_swap_every")
+              "track-swap-every")
     assert not (tmp_path / "r").exists()  # nothing half-written
 
 

@@ -11,6 +11,8 @@ from tsdsae.cli import main
 from tsdsae.config import Config, EvalConfig, ModelConfig, TrainConfig
 from tsdsae.errors import TsdsaeError
 from tsdsae.evaluation.suite import evaluate_run, reference
+from tsdsae.evaluation.swap import track_swap_f1
+from tsdsae.plotting import save_evaluation_figure
 from tsdsae.training import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_checkpoint, read_metrics, train
 
 EV = EvalConfig(crepe_model="tiny", n_pitch_clips=2, n_fad_clips=3, griffin_lim_iters=4)
@@ -26,7 +28,8 @@ def _cfg(epochs=2):
 @pytest.fixture(scope="module")
 def run(small_dataset, tmp_path_factory):
     path = tmp_path_factory.mktemp("runs") / "ts-dsae-tiny"
-    train(_cfg(), path, small_dataset, progress=False, track_swap_every=1)
+    train(_cfg(), path, small_dataset, progress=False, track_every=1,
+          trackers={"swap_f1": track_swap_f1()})
     return path
 
 
@@ -42,7 +45,8 @@ def test_tracking_logs_swap_f1_and_leaves_training_unchanged(run, small_dataset,
 def test_evaluate_run_writes_every_metric(run, small_dataset):
     out = evaluate_run(run, dataset=small_dataset, progress=False)
     saved = json.loads((run / "evaluation.json").read_text())
-    assert saved["swap_f1"] == out["swap_f1"] and (run / "figures" / "evaluation.png").stat().st_size > 10_000
+    assert saved["swap_f1"] == out["swap_f1"]
+    assert save_evaluation_figure(run, out).stat().st_size > 10_000
     assert all(0.0 <= v <= 1.0 for v in out["swap_f1"].values())
     for group in ("vs_resynthesised_input", "vs_score"):
         assert all(np.isnan(v) or 0.0 <= v <= 1.0 for v in out["rpa"][group].values())

@@ -8,6 +8,7 @@ import yaml
 from tsdsae.cli import main
 from tsdsae.config import Config
 from tsdsae.errors import TsdsaeError
+from tsdsae.evaluation.swap import track_swap_f1
 from tsdsae.sweep import Sweep, run_sweep
 from tsdsae.training import read_metrics, train
 
@@ -39,7 +40,8 @@ def test_local_sweep_runs_resumes_and_skips(tmp_path, small_dataset, capsys):
     path = _sweep_file(tmp_path, small_dataset)
     sweep = Sweep.from_file(path)
     (cfg_ts, dir_ts), = [(c, d) for c, d in sweep.configs() if c.train.method == "ts-dsae"]
-    train(cfg_ts, dir_ts, small_dataset, progress=False, stop_after=1, track_swap_every=1)  # killed after 1 epoch
+    train(cfg_ts, dir_ts, small_dataset, progress=False, stop_after=1, track_every=1,
+          trackers={"swap_f1": track_swap_f1()})  # killed after 1 epoch
     assert main(["sweep", str(path), "--workers", "2", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out)["runs_run"] == 2
     for _, d in sweep.configs():

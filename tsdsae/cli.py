@@ -52,6 +52,7 @@ def _urmp_prepare(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from .evaluation.swap import track_swap_f1
     from .training import run_name, train
 
     cfg = load_preset(args.preset, quick=True if args.quick else None)
@@ -74,7 +75,7 @@ def _train(args: argparse.Namespace) -> None:
     cfg.validate()
     run_dir = args.run_dir or f"runs/{cfg.preset}{'-quick' if cfg.quick else ''}/{run_name(cfg)}"
     res = train(cfg, run_dir, device=args.device, progress=not args.no_progress, stop_after=args.stop_after,
-                track_swap_every=args.track_swap_every)
+                track_every=args.track_swap_every, trackers={"swap_f1": track_swap_f1(cfg.eval.seed)})
     print(json.dumps({"run_dir": str(res.run_dir), "epochs": res.epochs, "best_epoch": res.best_epoch,
                       "best_val_loss": res.best_val_loss, "stopped_early": res.stopped_early,
                       "train_seconds": round(res.seconds, 1)}, indent=2))
@@ -82,6 +83,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation.suite import evaluate_run
+    from .plotting import save_evaluation_figure
     from .training import run_config
 
     ev = run_config(args.run_dir).eval
@@ -89,6 +91,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         if getattr(args, name) is not None:
             setattr(ev, name, getattr(args, name))
     res = evaluate_run(args.run_dir, ev, progress=not args.no_progress)
+    save_evaluation_figure(args.run_dir, res)
     print(json.dumps({k: res[k] for k in ("swap_f1", "rpa", "fad", "seconds")}, indent=2))
 
 

@@ -41,6 +41,8 @@ REGISTRY: dict[str, Method] = {
                       informed_prior=True, regularisers=True),
 }
 assert tuple(REGISTRY) == METHODS
+#: method name -> its label in the paper's Fig. 3 legend (every table and figure uses these)
+METHOD_LABELS = {name: method.label for name, method in REGISTRY.items()}
 
 
 def get_method(name: str) -> Method:

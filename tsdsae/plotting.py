@@ -6,12 +6,15 @@ every function takes an optional ``ax`` and returns it, so figures compose.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .data.melodies import FACTOR_SIZES, FACTORS, N_BARS, SLOTS_PER_BAR, piano_roll
+from .methods import METHOD_LABELS, REGISTRY
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -131,7 +134,6 @@ def factors_table() -> str:
 
 #: One fixed colour per method, used by every figure.
 METHOD_COLOURS = {"dsae": PALETTE[5], "dsae-f": PALETTE[1], "ts-dsae-noreg": PALETTE[4], "ts-dsae": PALETTE[0]}
-METHOD_LABELS = {"dsae": "DSAE", "dsae-f": "DSAE-f", "ts-dsae-noreg": "TS-DSAE w/o reg", "ts-dsae": "TS-DSAE"}
 #: The three conditions of the swap evaluation: key → axis label.
 SWAP_KINDS = (("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap"))
 
@@ -231,7 +233,6 @@ def swap_table(results: Mapping[str, Mapping[str, float]]) -> str:
 
 def methods_table() -> str:
     """A Markdown table of what each training method trains when (from :mod:`tsdsae.methods`)."""
-    from .methods import REGISTRY
 
     rows = ["| method | stage 1 (epochs < C) trains | stage 2 trains | prior of v in stage 2 | regularisers |",
             "|---|---|---|---|---|"]
@@ -475,3 +476,22 @@ def plot_confidence(tracks: Mapping[str, np.ndarray], threshold: float, hop_s: f
     ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=len(tracks),
               title="clip (dashed: its mean; keep when the mean is above the dotted threshold)", title_fontsize=8)
     return ax
+
+
+def save_evaluation_figure(run_dir: str | os.PathLike, result: Mapping) -> Path:
+    """Write ``figures/evaluation.png`` of an evaluated run (swap F1 and RPA, FAD in the title), atomically."""
+    run_dir = Path(run_dir)
+    use_style()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    label = f"{result['method']} z={result['z_dim']}"
+    plot_swap_f1({label: result["swap_f1"]}, ax=axes[0])
+    plot_rpa({label: result["rpa"]}, ax=axes[1])
+    fig.suptitle(f"{result['run']} — FAD ({result['fad']['embedding']}): "
+                 f"{result['fad']['reconstruction_vs_input']:.2f}", fontsize=9)
+    (run_dir / "figures").mkdir(exist_ok=True)
+    path = run_dir / "figures" / "evaluation.png"
+    tmp = path.with_name(f".evaluation.png.tmp-{os.getpid()}.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

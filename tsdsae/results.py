@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import TsdsaeError
+from .methods import METHOD_LABELS
 
 
 def collect(root: str | os.PathLike, *, evaluated_only: bool = True) -> list[dict[str, Any]]:
@@ -46,8 +47,6 @@ def collect(root: str | os.PathLike, *, evaluated_only: bool = True) -> list[dic
 
 def summary_table(rows: Sequence[Mapping[str, Any]], metric: str = "post_global") -> str:
     """A Markdown table of swap F1 ``metric``: mean ± sd (n seeds) per method and z."""
-    from .plotting import METHOD_LABELS
-
     zs = sorted({r["z_dim"] for r in rows})
     lines = ["| method | " + " | ".join(f"z = {z}" for z in zs) + " |", "|---" * (len(zs) + 1) + "|"]
     for method, label in METHOD_LABELS.items():
@@ -62,8 +61,6 @@ def summary_table(rows: Sequence[Mapping[str, Any]], metric: str = "post_global"
 
 def cost_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """A Markdown table of training cost per method and z: epochs and mean wall seconds per run."""
-    from .plotting import METHOD_LABELS
-
     lines = ["| method | z | runs | epochs | train minutes per run (mean) |", "|---|---|---|---|---|"]
     for method, label in METHOD_LABELS.items():
         for z in sorted({r["z_dim"] for r in rows}):
@@ -77,8 +74,6 @@ def cost_table(rows: Sequence[Mapping[str, Any]]) -> str:
 def quality_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """A Markdown table of the pitch and sound metrics per method and z: mean RPA (vs the resynthesised
     input) before and after the swaps, and mean FAD of the reconstructions, over the runs of a cell."""
-    from .plotting import METHOD_LABELS
-
     lines = ["| method | z | runs | RPA pre-swap | RPA post-global (vs i) | RPA post-local (vs j) | FAD |",
              "|---|---|---|---|---|---|---|"]
     for method, label in METHOD_LABELS.items():
@@ -104,8 +99,6 @@ def probing_table(rows: Sequence[Mapping[str, Any]]) -> str:
     as :func:`collect` reads it from ``probing.json``); cells are means over seeds and over the
     factors of a group (rhythm: both bars; arpeggio: the four chords).
     """
-    from .plotting import METHOD_LABELS
-
     rows = [r for r in rows if r.get("probing")]
     if not rows:
         raise TsdsaeError("no probed run: run 'tsdsae probe RUN_DIR' first")

@@ -123,6 +123,8 @@ def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evalu
     from .device import torch_threads
     from .evaluation.probing import probe_run
     from .evaluation.suite import evaluate_run
+    from .evaluation.swap import track_swap_f1
+    from .plotting import save_evaluation_figure
     from .training import train
 
     with torch_threads(threads):
@@ -131,10 +133,13 @@ def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evalu
         ds = build_dataset(cfg.data, cfg.features, cache_dir=cache_dir, workers=1, progress=False)
         out: dict[str, Any] = {"run_dir": run_dir}
         if not (Path(run_dir) / "result.json").is_file():  # committed runs keep no last.pt: never retrain them
-            res = train(cfg, run_dir, ds, progress=False, track_swap_every=track_swap_every)
+            res = train(cfg, run_dir, ds, progress=False, track_every=track_swap_every,
+                        trackers={"swap_f1": track_swap_f1(cfg.eval.seed)})
             out |= {"epochs": res.epochs, "train_seconds": round(res.seconds, 1)}
         if evaluate and not (Path(run_dir) / "evaluation.json").is_file():
-            out["swap_f1"] = evaluate_run(run_dir, dataset=ds, progress=False)["swap_f1"]
+            result = evaluate_run(run_dir, dataset=ds, progress=False)
+            save_evaluation_figure(run_dir, result)
+            out["swap_f1"] = result["swap_f1"]
         if evaluate and not (Path(run_dir) / "probing.json").is_file():
             probe_run(run_dir, dataset=ds)
         out["seconds"] = round(time.perf_counter() - started, 1)

@@ -18,6 +18,7 @@ import copy
 import json
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,6 @@ from .config import Config
 from .data.dataset import MelodyAudioDataset, build_dataset
 from .device import numeric_path, resolve_device
 from .errors import TsdsaeError
-from .evaluation.swap import swap_f1
 from .io import write_json_atomic
 from .methods import StagePlan, get_method, stage_plan
 from .models import DSAE
@@ -38,6 +38,8 @@ from .models.dsae import GlobalEncoder
 from .objectives import elbo_terms, swap_regularisers
 
 CHECKPOINT_FORMAT = "tsdsae-checkpoint"
+#: a measurement of the model during training: (model, dataset) -> a dict for metrics.jsonl
+Tracker = Callable[[DSAE, MelodyAudioDataset], dict[str, Any]]
 CHECKPOINT_VERSION = 1
 
 
@@ -119,22 +121,25 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
     stop_after: int | None = None,
-    track_swap_every: int = 0,
+    track_every: int = 0,
+    trackers: Mapping[str, Tracker] | None = None,
 ) -> RunResult:
     """Train ``cfg`` into ``run_dir``, resuming from its ``last.pt`` if there is one.
 
     ``dataset`` defaults to building (or loading from cache) ``cfg.data``.
     ``stop_after`` ends the call after that many epochs in total (the run can be
     resumed later), e.g. to split a long run across sessions.
-    ``track_swap_every`` > 0 adds the swap-F1 of the current model (notebook 05's
-    protocol, seeded and on its own random stream, so training is unchanged) to the
-    metrics line of every such epoch and of the last one: F1 against epochs.
+    ``trackers`` measure the model every ``track_every`` epochs and at the last one;
+    each ``name: tracker(model, dataset)`` adds its dict under ``name`` to that epoch's
+    metrics line (e.g. the swap F1, :func:`tsdsae.evaluation.swap.track_swap_f1`). A tracker
+    must leave the random streams alone (seeded evaluation does), so training is unchanged.
     """
     cfg.validate()
     if stop_after is not None and stop_after < 1:
         raise TsdsaeError(f"stop_after must be at least 1 epoch, got {stop_after}")
-    if track_swap_every < 0:
-        raise TsdsaeError(f"track_swap_every must be 0 (off) or a positive number of epochs, got {track_swap_every}")
+    if track_every < 0:
+        raise TsdsaeError(f"track_every (--track-swap-every) must be 0 (off) or a positive number of epochs, "
+                          f"got {track_every}")
     method = get_method(cfg.train.method)
     dev = resolve_device(device)
     run_dir = Path(run_dir)
@@ -217,9 +222,9 @@ def train(
         state["stopped_early"] = state["bad_epochs"] >= cfg.train.patience
         record = {"epoch": epoch, "stage": plan.stage, "train": train_terms, "val": val_terms,
                   "val_loss": val_loss, "best": improved, "seconds": round(time.perf_counter() - t0, 3)}
-        if track_swap_every > 0 and ((epoch + 1) % track_swap_every == 0 or state["epoch"] == end
-                                     or state["stopped_early"]):
-            record["swap_f1"] = swap_f1(model, ds, seed=cfg.eval.seed).as_dict()
+        if trackers and track_every > 0 and ((epoch + 1) % track_every == 0 or state["epoch"] == end
+                                             or state["stopped_early"]):
+            record |= {name: tracker(model, ds) for name, tracker in trackers.items()}
         with open(run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         if improved:

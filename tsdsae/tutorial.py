@@ -23,6 +23,7 @@ from .config import Config, load_preset
 from .data import MelodyAudioDataset, build_dataset
 from .device import torch_threads
 from .evaluation.suite import evaluate_run
+from .evaluation.swap import track_swap_f1
 from .models import DSAE
 from .training import load_or_train, run_config, run_name
 
@@ -66,7 +67,8 @@ def tutorial_model(cfg: Config, dataset: MelodyAudioDataset | None = None,
     ds = dataset if dataset is not None else build_dataset(cfg.data, cfg.features, progress=progress)
     run_dir = run_dir_for(cfg)
     with torch_threads(1 if cfg.quick else None):
-        model = load_or_train(cfg, run_dir, ds, progress=progress, track_swap_every=TRACK_SWAP_EVERY)
+        model = load_or_train(cfg, run_dir, ds, progress=progress, track_every=TRACK_SWAP_EVERY,
+                              trackers={"swap_f1": track_swap_f1(cfg.eval.seed)})
     return model, ds, run_dir
 
 

@@ -106,7 +106,7 @@ def segment(audio: np.ndarray, n_samples: int) -> np.ndarray:
 def mean_confidence(segments: np.ndarray, sample_rate: int, model: str, *, seed: int = 0,
                     progress: bool = False) -> np.ndarray:
     """Mean CREPE confidence (peak activation, 10-ms hop, 50–2006 Hz) of each segment."""
-    from ..evaluation.pitch import crepe_tracks
+    from ..crepe import crepe_tracks
 
     if len(segments) == 0:
         return np.zeros(0)

@@ -9,7 +9,8 @@
   resynthesised inputs, and against the score (Fig. 5);
 - ``fad``: Fréchet Audio Distance between resynthesised reconstructions and inputs (Fig. 4),
 
-then writes ``evaluation.json`` (atomically) and ``figures/evaluation.png`` into the folder.
+then writes ``evaluation.json`` (atomically) into the folder; ``tsdsae evaluate`` and
+``tsdsae sweep`` add ``figures/evaluation.png`` (:func:`tsdsae.plotting.save_evaluation_figure`).
 """
 
 from __future__ import annotations
@@ -97,7 +98,6 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
     out["seconds"] = round(time.perf_counter() - started, 1)
     if write:
         write_json_atomic(run_dir / "evaluation.json", out)
-        _save_figure(run_dir, out)
     return out
 
 
@@ -145,25 +145,3 @@ def reference(ds: MelodyAudioDataset, ev: EvalConfig, *, progress: bool = False)
 def _pitch(audio: torch.Tensor, ev: EvalConfig, progress: bool) -> np.ndarray:
     return crepe_pitch(audio, model=ev.crepe_model, fmin=ev.crepe_fmin, fmax=ev.crepe_fmax, progress=progress,
                        seed=ev.seed)
-
-
-def _save_figure(run_dir: Path, result: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from ..plotting import plot_rpa, plot_swap_f1, use_style
-
-    use_style()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    label = f"{result['method']} z={result['z_dim']}"
-    plot_swap_f1({label: result["swap_f1"]}, ax=axes[0])
-    plot_rpa({label: result["rpa"]}, ax=axes[1])
-    fig.suptitle(f"{result['run']} — FAD ({result['fad']['embedding']}): "
-                 f"{result['fad']['reconstruction_vs_input']:.2f}", fontsize=9)
-    (run_dir / "figures").mkdir(exist_ok=True)
-    tmp = run_dir / "figures" / f".evaluation.png.tmp-{os.getpid()}.png"
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, run_dir / "figures" / "evaluation.png")

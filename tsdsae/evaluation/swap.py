@@ -14,7 +14,7 @@ ignores v (the global latent has collapsed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,3 +130,14 @@ def swap_pair(model: DSAE, ds: MelodyAudioDataset, i: int, j: int, seed: int = 0
     dec = swap_decode(model, v, z, np.array([1]), i=np.array([0]))
     return {"i reconstructed": dec["pre"][0].numpy(), "z of i, v of j": dec["post_global"][0].numpy(),
             "z of j, v of i": dec["post_local"][0].numpy()}
+
+
+def track_swap_f1(seed: int = 0) -> Callable[[DSAE, MelodyAudioDataset], dict[str, float]]:
+    """A tracker for :func:`tsdsae.training.train`: the swap F1 of the model at that epoch.
+
+    Seeded and on its own random stream (:func:`swap_f1`), so the training run is unchanged:
+    F1 against epochs (notebook 05).
+    """
+    def tracker(model: DSAE, ds: MelodyAudioDataset) -> dict[str, float]:
+        return swap_f1(model, ds, seed=seed).as_dict()
+    return tracker
