@@ -109,7 +109,7 @@ def test_a_set_without_validation_clips_is_refused(tmp_path):
 @pytest.mark.parametrize("content, word", [
     (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not valid YAML"),
     (yaml.safe_dump({"z_dims": 16}).encode(), "z_dims must be a list"),
-    (yaml.safe_dump({"overrides": {"train": 5}}).encode(), "overrides must map a part to its fields"),
+    (yaml.safe_dump({"overrides": {"train": 5}}).encode(), "train must map fields to values"),
 ])
 def test_bad_sweep_files_are_one_line_errors(tmp_path, capsys, content, word):
     path = tmp_path / "sweep.yaml"

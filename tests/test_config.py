@@ -48,3 +48,33 @@ def test_round_trip_and_unknown_fields():
     assert Config.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(TsdsaeError, match="unknown or missing field"):
         Config.from_dict({"data": {"colour": "red"}})
+
+
+def test_override_returns_a_validated_copy_and_names_bad_keys():
+    paper = load_preset("paper", quick=False)
+    longer = paper.override({"train": {"max_epochs": 800, "seed": None}})
+    assert longer.train.max_epochs == 800 and longer.train.seed == paper.train.seed and paper.train.max_epochs == 4000
+    for changes, word in (({"optimiser": {"lr": 1}}, "unknown part 'optimiser'"),
+                          ({"train": {"speed": 2}}, "train has no field 'speed'"),
+                          ({"train": 5}, "train must map fields to values"),
+                          ({"train": {"stage1_epochs": 5000}}, "never starts")):
+        with pytest.raises(TsdsaeError, match=word):
+            paper.override(changes)
+
+
+def test_every_preset_is_the_paper_plus_its_stated_changes(monkeypatch):
+    from tsdsae.config import PRESETS
+
+    monkeypatch.delenv("TSDSAE_QUICK", raising=False)
+    paper = load_preset("paper").to_dict()
+    for name in PRESETS:
+        if name == "quick":
+            continue
+        cfg = load_preset(name).to_dict()
+        changed = {(part, k) for part in ("data", "features", "model", "train", "eval")
+                   for k in paper[part] if cfg[part][k] != paper[part][k]}
+        stated, preset = set(), name
+        while preset:  # the preset's own changes and those of its bases
+            preset, changes = PRESETS[preset]
+            stated |= {(part, k) for part, fields in changes.items() for k in fields}
+        assert changed <= stated and cfg["preset"] == name, (name, changed - stated)

@@ -18,14 +18,8 @@ from .errors import TsdsaeError
 def _synth(args: argparse.Namespace) -> None:
     from .data import build_dataset
 
-    cfg = load_preset(args.preset, quick=True if args.quick else None)
-    if args.soundfont:
-        cfg.data.soundfont = args.soundfont
-    if args.n_melodies is not None:
-        cfg.data.n_melodies = args.n_melodies
-    if args.instruments:
-        cfg.data.instruments = args.instruments
-    cfg.validate()
+    cfg = load_preset(args.preset, quick=True if args.quick else None).override(
+        {"data": {"soundfont": args.soundfont, "n_melodies": args.n_melodies, "instruments": args.instruments}})
     ds = build_dataset(cfg.data, cfg.features, cache_dir=args.cache_dir, workers=args.workers,
                        rebuild=args.rebuild, progress=not args.no_progress)
     m = ds.manifest
@@ -61,18 +55,13 @@ def _train(args: argparse.Namespace) -> None:
 
         manifest = load_dataset(args.data).manifest["data"]
         cfg.data.path, cfg.data.name, cfg.data.instruments = args.data, manifest["name"], manifest["instruments"]
-    overrides = {
-        ("train", "method"): args.method, ("model", "z_dim"): args.z_dim,
-        ("model", "encoder"): args.encoder, ("model", "decoder"): args.decoder,
-        ("train", "seed"): args.seed, ("train", "stage1_epochs"): args.stage1_epochs,
-        ("train", "max_epochs"): args.max_epochs, ("train", "patience"): args.patience,
-        ("train", "reshuffle"): args.reshuffle or None, ("train", "stage1_zero_z"): args.stage1_zero_z or None,
-        ("train", "precision"): args.precision, ("data", "soundfont"): args.soundfont,
-    }
-    for (part, name), value in overrides.items():
-        if value is not None:
-            setattr(getattr(cfg, part), name, value)
-    cfg.validate()
+    cfg = cfg.override({
+        "train": {"method": args.method, "seed": args.seed, "stage1_epochs": args.stage1_epochs,
+                  "max_epochs": args.max_epochs, "patience": args.patience, "reshuffle": args.reshuffle or None,
+                  "stage1_zero_z": args.stage1_zero_z or None, "precision": args.precision},
+        "model": {"z_dim": args.z_dim, "encoder": args.encoder, "decoder": args.decoder},
+        "data": {"soundfont": args.soundfont},
+    })
     run_dir = args.run_dir or f"runs/{cfg.preset}{'-quick' if cfg.quick else ''}/{run_name(cfg)}"
     res = train(cfg, run_dir, device=args.device, progress=not args.no_progress, stop_after=args.stop_after,
                 track_every=args.track_swap_every, trackers={"swap_f1": track_swap_f1(cfg.eval.seed)})

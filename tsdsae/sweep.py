@@ -76,10 +76,6 @@ class Sweep:
         for key in ("methods", "z_dims", "seeds"):
             if key in d and not isinstance(d[key], list):
                 raise TsdsaeError(f"sweep file {path}: {key} must be a list, e.g. {key}: [{d[key]}]")
-        overrides = d.get("overrides", {})
-        if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
-            raise TsdsaeError(f"sweep file {path}: overrides must map a part to its fields, "
-                              "e.g. overrides: {train: {max_epochs: 80}}")
         sweep = cls(**d)
         # paths are relative to the sweep file, as a user reads it
         sweep.out = str((path.parent / sweep.out).resolve())
@@ -94,16 +90,9 @@ class Sweep:
         if not (self.methods and self.z_dims and self.seeds):
             raise TsdsaeError("sweep: methods, z_dims and seeds must each name at least one value")
         for seed, z_dim, method in itertools.product(self.seeds, self.z_dims, self.methods):
-            cfg = load_preset(self.preset, quick=self.quick)
-            for part, values in self.overrides.items():
-                if not hasattr(cfg, part) or part in ("preset", "quick"):
-                    raise TsdsaeError(f"sweep overrides: unknown part {part!r}")
-                for name, value in values.items():
-                    if not hasattr(getattr(cfg, part), name):
-                        raise TsdsaeError(f"sweep overrides: {part} has no field {name!r}")
-                    setattr(getattr(cfg, part), name, value)
-            cfg.train.method, cfg.model.z_dim, cfg.train.seed = method, z_dim, seed
-            yield cfg.validate(), Path(self.out) / run_name(cfg)
+            cfg = load_preset(self.preset, quick=self.quick).override(self.overrides).override(
+                {"train": {"method": method, "seed": seed}, "model": {"z_dim": z_dim}})
+            yield cfg, Path(self.out) / run_name(cfg)
 
 
 #: What a finished, evaluated run folder holds besides ``result.json``.

@@ -40,10 +40,8 @@ QUICK_RUNS_ENV = "TSDSAE_QUICK_RUNS"
 def tutorial_config(method: str, z_dim: int = 16, *, seed: int = 0, encoder: str = "factorised",
                     decoder: str = "framewise", preset: str = "cpu") -> Config:
     """The configuration of one tutorial model (quick mode applies through ``load_preset``)."""
-    cfg = load_preset(preset)
-    cfg.train.method, cfg.train.seed = method, seed
-    cfg.model.z_dim, cfg.model.encoder, cfg.model.decoder = z_dim, encoder, decoder
-    return cfg.validate()
+    return load_preset(preset).override({"train": {"method": method, "seed": seed},
+                                         "model": {"z_dim": z_dim, "encoder": encoder, "decoder": decoder}})
 
 
 def run_dir_for(cfg: Config) -> Path:
