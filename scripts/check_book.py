@@ -48,7 +48,8 @@ def rendered_dom(page: Path, chromium: str, budget_ms: int = 15000) -> str:
 
 
 def _visible_text(dom: str) -> str:
-    """The page's prose: no scripts, styles, code blocks or MathJax's hidden MathML."""
+    """The page's prose: no head, scripts, styles, code blocks or MathJax's hidden MathML."""
+    dom = re.sub(r"<head\b.*?</head>", " ", dom, flags=re.S | re.I)
     dom = re.sub(r"<(script|style|noscript|pre)\b.*?</\1>", " ", dom, flags=re.S | re.I)
     dom = re.sub(r"<mjx-assistive-mml\b.*?</mjx-assistive-mml>", " ", dom, flags=re.S | re.I)
     return html.unescape(re.sub(r"<[^>]+>", " ", dom))
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     chromium = find_chromium()
     failed = 0
     for page in pages:
+        if re.search(r'<meta http-equiv="refresh"', page.read_text(), flags=re.I):
+            continue  # a redirect (the site's index.html): its target is checked as a page of its own
         for problem in problems(page, rendered_dom(page, chromium)):
             print(f"{page.relative_to(args.html_dir)}: {problem}")
             failed += 1
