@@ -84,12 +84,13 @@ class Sweep:
         return sweep
 
     def configs(self) -> Iterator[tuple[Config, Path]]:
-        """Every point of the grid: its validated Config and its run folder."""
+        """Every point of the grid, its validated Config and its run folder, in the order they run:
+        by z size (as listed), then seed, then method, so the first z size is complete first."""
         from .training import run_name
 
         if not (self.methods and self.z_dims and self.seeds):
             raise TsdsaeError("sweep: methods, z_dims and seeds must each name at least one value")
-        for seed, z_dim, method in itertools.product(self.seeds, self.z_dims, self.methods):
+        for z_dim, seed, method in itertools.product(self.z_dims, self.seeds, self.methods):
             cfg = load_preset(self.preset, quick=self.quick).override(self.overrides).override(
                 {"train": {"method": method, "seed": seed}, "model": {"z_dim": z_dim}})
             yield cfg, Path(self.out) / run_name(cfg)
