@@ -1,7 +1,13 @@
 """Bad inputs and leftovers of failed runs: each gives one line naming the problem, and loses nothing."""
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,3 +140,77 @@ def test_checkpoints_carry_the_gpu_random_state_slot(small_dataset, tmp_path):
     train(_cfg(), tmp_path, small_dataset, progress=False, stop_after=1)
     ck = load_checkpoint(tmp_path / "last.pt")
     assert "cuda_rng" in ck and (ck["cuda_rng"] is None) == (not torch.cuda.is_initialized())
+
+
+def test_a_run_folder_is_locked_while_a_process_trains_it(small_dataset, tmp_path):
+    holder = subprocess.Popen(["sleep", "60"])  # stands for a living process that holds the folder
+    try:
+        tmp_path.joinpath(".lock").write_text(str(holder.pid))
+        with pytest.raises(TsdsaeError, match=f"being trained by process {holder.pid}"):
+            train(_cfg(), tmp_path, small_dataset, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    train(_cfg(), tmp_path, small_dataset, progress=False)  # the dead holder's lock is taken over
+    assert (tmp_path / "result.json").is_file() and not (tmp_path / ".lock").exists()
+
+
+def _children(pid: int) -> list[int]:
+    """PIDs whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+def _kill_when_workers_run(argv, n_workers, tmp_path, busy=lambda: True):
+    """Start ``argv``, wait until its workers run and ``busy()`` holds, kill -9 it: the workers still alive."""
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    workers = []
+    while time.time() < deadline and (len(workers) < n_workers or not busy()):
+        time.sleep(0.2)
+        workers = [c for c in _children(proc.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+    assert workers and busy(), "the command never got its worker processes to work"
+    time.sleep(2.0)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(3.0)  # the workers notice within a second
+    alive = [w for w in workers if Path(f"/proc/{w}").exists()
+             and "zombie" not in Path(f"/proc/{w}/status").read_text()]
+    for w in alive:
+        os.kill(w, signal.SIGKILL)
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_kill_9_of_synth_leaves_no_worker_behind(tmp_path):
+    argv = [sys.executable, "-m", "tsdsae.cli", "synth", "--n-melodies", "1200", "--workers", "2",
+            "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert _kill_when_workers_run(argv, 2, tmp_path) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_kill_9_of_a_sweep_leaves_no_worker_behind(tmp_path, small_dataset):
+    spec = {"preset": "cpu", "quick": False, "methods": ["dsae"], "z_dims": [4], "seeds": [0], "out": "runs",
+            "evaluate": False, "cache_dir": str(small_dataset.path.parents[1]),
+            "overrides": {"data": {"name": "test-small", "n_melodies": 24},
+                          "train": {"max_epochs": 100000, "patience": 100000, "batch_size": 8}}}
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(spec))
+    argv = [sys.executable, "-m", "tsdsae.cli", "sweep", "sweep.yaml", "--workers", "1", "--no-progress"]
+    lock = tmp_path / "runs" / "dsae-z4-factorised-framewise-seed0" / ".lock"
+    assert _kill_when_workers_run(argv, 1, tmp_path, busy=lock.exists) == []  # killed while training
+    holder = int(lock.read_text())  # left by the killed worker: stale, so the next run takes it over
+    assert not Path(f"/proc/{holder}").exists()
+
+
+def test_synth_with_a_file_that_is_no_soundfont_is_one_line_with_worker_processes(tmp_path, capsys):
+    bad = tmp_path / "notes.sf2"
+    bad.write_text("this is not a soundfont")
+    _one_line(capsys, ["synth", "--soundfont", str(bad), "--n-melodies", "40", "--workers", "2",
+                       "--cache-dir", str(tmp_path / "cache"), "--no-progress"], "could not load the soundfont")

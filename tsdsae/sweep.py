@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from .config import METHODS, Config, load_preset
 from .errors import TsdsaeError
+from .io import die_with_parent
 
 EXECUTORS = ("local", "ray")
 _KEYS = {"preset", "quick", "methods", "z_dims", "seeds", "out", "track_swap_every", "evaluate", "overrides",
@@ -152,7 +153,8 @@ def run_sweep(sweep: Sweep, *, executor: str = "local", workers: int | None = No
     results: list[dict[str, Any]] = []
     if executor == "local":
         n = workers or os.cpu_count() or 1
-        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             for fut in as_completed([pool.submit(run_job, *job) for job in jobs]):
                 results.append(fut.result())
                 bar.update()

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .config import Config
+from .config import Config, TrainConfig
 from .data.dataset import MelodyAudioDataset, build_dataset
 from .device import numeric_path, resolve_device
 from .errors import TsdsaeError
-from .io import write_json_atomic
+from .io import folder_lock, write_json_atomic
 from .methods import StagePlan, get_method, stage_plan
 from .models import DSAE
 from .models.dsae import GlobalEncoder
@@ -143,8 +143,7 @@ def train(
     method = get_method(cfg.train.method)
     dev = resolve_device(device)
     run_dir = Path(run_dir)
-    last = run_dir / "last.pt"
-    if (run_dir / "result.json").is_file() and not last.is_file():
+    if (run_dir / "result.json").is_file() and not (run_dir / "last.pt").is_file():
         raise TsdsaeError(f"{run_dir} holds a finished run without its last.pt (a committed run): "
                           "load it with load_model, or train into another folder")
     _check_config(run_dir, cfg)  # before the data build: a wrong folder fails fast
@@ -153,14 +152,84 @@ def train(
                       for s in ("train", "val"))
     _check_features(x_train, x_val, cfg.model.x_dim)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "config.json", cfg.to_dict())  # only once the data are known to be usable
+    with folder_lock(run_dir, "trained"):  # a second process on the same folder gets a one-line error
+        write_json_atomic(run_dir / "config.json", cfg.to_dict())  # only once the data are known to be usable
+        model, opt, snapshot, state = _start_or_resume(cfg, run_dir, dev)
+        end = cfg.train.max_epochs if stop_after is None else min(cfg.train.max_epochs, stop_after)
+        bar = tqdm(range(state["epoch"], end), initial=state["epoch"], total=cfg.train.max_epochs,
+                   desc=f"{method.label} z={cfg.model.z_dim}", unit="epoch", disable=not progress)
+        for epoch in bar:
+            if state["stopped_early"]:
+                break
+            t0 = time.perf_counter()
+            plan = stage_plan(method, epoch, cfg.train)
+            if plan.take_snapshot and snapshot is None:
+                snapshot = take_snapshot(model)
+            if plan.stage == 2 and epoch == cfg.train.stage1_epochs and method.stage1_trainable is not None:
+                state["best_val"], state["bad_epochs"] = float("inf"), 0  # stages are different objectives
+            train_terms = train_epoch(model, opt, x_train, plan, snapshot, cfg.train, epoch)
+            val_terms = evaluate_loss(model, x_val, plan, snapshot, cfg.train.batch_size)
+            val_loss = sum(val_terms.values())
+            if not np.isfinite(val_loss):
+                raise TsdsaeError(f"validation loss became {val_loss} at epoch {epoch}: training diverged")
+            improved = val_loss < state["best_val"]
+            if improved:
+                state["best_val"], state["best_epoch"], state["bad_epochs"] = val_loss, epoch, 0
+            else:
+                state["bad_epochs"] += 1
+            state["epoch"] = epoch + 1
+            state["seconds"] += time.perf_counter() - t0
+            state["stopped_early"] = state["bad_epochs"] >= cfg.train.patience
+            record = {"epoch": epoch, "stage": plan.stage, "train": train_terms, "val": val_terms,
+                      "val_loss": val_loss, "best": improved, "seconds": round(time.perf_counter() - t0, 3)}
+            if trackers and track_every > 0 and ((epoch + 1) % track_every == 0 or state["epoch"] == end
+                                                 or state["stopped_early"]):
+                record |= {name: tracker(model, ds) for name, tracker in trackers.items()}
+            with open(run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            if improved:
+                save_checkpoint(run_dir / "best.pt", cfg, model, snapshot, None, state)
+            save_checkpoint(run_dir / "last.pt", cfg, model, snapshot, opt, state)
+            bar.set_postfix(stage=plan.stage, rec=f"{val_terms['rec']:.3f}", val=f"{val_loss:.3f}")
+        bar.close()
+        result = RunResult(run_dir, state["epoch"], state["best_epoch"], state["best_val"],
+                           state["stopped_early"], state["seconds"])
+        if state["epoch"] >= cfg.train.max_epochs or state["stopped_early"]:
+            write_json_atomic(run_dir / "result.json", _provenance(cfg, result, dev, state["git_commits"]))
+    return result
 
+
+def train_epoch(model: DSAE, opt: torch.optim.Optimizer, x: torch.Tensor, plan: StagePlan,
+                snapshot: GlobalEncoder | None, cfg_train: TrainConfig, epoch: int) -> dict[str, float]:
+    """One pass over the training clips ``x`` in the epoch's batch order: the mean of each loss term.
+
+    The whole algorithm of one epoch (notebooks 02–04): the plan says which modules train and
+    which terms count; each batch takes one Adam step on their sum.
+    """
+    set_trainable(model, plan.trainable)
+    model.train()
+    sums: dict[str, float] = {}
+    order = torch.from_numpy(batch_order(len(x), epoch, cfg_train)).to(x.device)
+    for idx in order.split(cfg_train.batch_size):
+        loss, terms = batch_loss(model, x[idx], plan, snapshot, cfg_train.precision)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(idx)
+    return {k: v / len(x) for k, v in sums.items()}
+
+
+def _start_or_resume(cfg: Config, run_dir: Path, dev: torch.device
+                     ) -> tuple[DSAE, torch.optim.Optimizer, GlobalEncoder | None, dict[str, Any]]:
+    """The seeded model and optimiser of a fresh run, or everything ``last.pt`` holds (exact resume)."""
     torch.manual_seed(cfg.train.seed)
     model = DSAE(cfg.model).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas))
     state = {"epoch": 0, "best_val": float("inf"), "best_epoch": -1, "bad_epochs": 0,
              "stopped_early": False, "seconds": 0.0}
     snapshot: GlobalEncoder | None = None
+    last = run_dir / "last.pt"
     if not last.exists():
         _truncate_metrics(run_dir / "metrics.jsonl", 0)  # a fresh start: no lines of an earlier attempt
     else:
@@ -179,64 +248,11 @@ def train(
         if dev.type == "cuda" and ck.get("cuda_rng") is not None:  # the reparameterisation draws on the GPU
             torch.cuda.set_rng_state_all(ck["cuda_rng"])
         _truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])
-
     commit = _git_commit()  # the code that trains from here on, recorded in result.json
     state.setdefault("git_commits", [])
     if not state["git_commits"] or state["git_commits"][-1] != commit:
         state["git_commits"].append(commit)
-    end = cfg.train.max_epochs if stop_after is None else min(cfg.train.max_epochs, stop_after)
-    bar = tqdm(range(state["epoch"], end), initial=state["epoch"], total=cfg.train.max_epochs,
-               desc=f"{method.label} z={cfg.model.z_dim}", unit="epoch", disable=not progress)
-    for epoch in bar:
-        if state["stopped_early"]:
-            break
-        t0 = time.perf_counter()
-        plan = stage_plan(method, epoch, cfg.train)
-        if plan.take_snapshot and snapshot is None:
-            snapshot = take_snapshot(model)
-        if plan.stage == 2 and epoch == cfg.train.stage1_epochs and method.stage1_trainable is not None:
-            state["best_val"], state["bad_epochs"] = float("inf"), 0  # stages are different objectives
-        set_trainable(model, plan.trainable)
-        model.train()
-        sums: dict[str, float] = {}
-        order = torch.from_numpy(batch_order(len(x_train), epoch, cfg.train)).to(dev)
-        for idx in order.split(cfg.train.batch_size):
-            loss, terms = batch_loss(model, x_train[idx], plan, snapshot, cfg.train.precision)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(idx)
-        train_terms = {k: v / len(x_train) for k, v in sums.items()}
-        val_terms = evaluate_loss(model, x_val, plan, snapshot, cfg.train.batch_size)
-        val_loss = sum(val_terms.values())
-        if not np.isfinite(val_loss):
-            raise TsdsaeError(f"validation loss became {val_loss} at epoch {epoch}: training diverged")
-        improved = val_loss < state["best_val"]
-        if improved:
-            state["best_val"], state["best_epoch"], state["bad_epochs"] = val_loss, epoch, 0
-        else:
-            state["bad_epochs"] += 1
-        state["epoch"] = epoch + 1
-        state["seconds"] += time.perf_counter() - t0
-        state["stopped_early"] = state["bad_epochs"] >= cfg.train.patience
-        record = {"epoch": epoch, "stage": plan.stage, "train": train_terms, "val": val_terms,
-                  "val_loss": val_loss, "best": improved, "seconds": round(time.perf_counter() - t0, 3)}
-        if trackers and track_every > 0 and ((epoch + 1) % track_every == 0 or state["epoch"] == end
-                                             or state["stopped_early"]):
-            record |= {name: tracker(model, ds) for name, tracker in trackers.items()}
-        with open(run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-        if improved:
-            save_checkpoint(run_dir / "best.pt", cfg, model, snapshot, None, state)
-        save_checkpoint(last, cfg, model, snapshot, opt, state)
-        bar.set_postfix(stage=plan.stage, rec=f"{val_terms['rec']:.3f}", val=f"{val_loss:.3f}")
-    bar.close()
-    result = RunResult(run_dir, state["epoch"], state["best_epoch"], state["best_val"],
-                       state["stopped_early"], state["seconds"])
-    if state["epoch"] >= cfg.train.max_epochs or state["stopped_early"]:
-        write_json_atomic(run_dir / "result.json", _provenance(cfg, result, dev, state["git_commits"]))
-    return result
+    return model, opt, snapshot, state
 
 
 def load_or_train(cfg: Config, run_dir: str | os.PathLike, dataset: MelodyAudioDataset | None = None,

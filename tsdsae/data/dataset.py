@@ -28,7 +28,7 @@ from ..config import DataConfig, FeatureConfig, content_hash
 from ..device import torch_threads
 from ..errors import TsdsaeError
 from ..features import log_mel
-from ..io import write_json_atomic
+from ..io import pid_alive, write_json_atomic
 from .melodies import FACTORS, factors_of, select
 from .render import file_sha256, find_soundfont, fluidsynth_version, program_of, render_many
 
@@ -257,18 +257,8 @@ def remove_stale_builds(final: Path) -> None:
     """Delete partial builds of ``final`` left by processes that no longer run."""
     for stale in final.parent.glob(f"{final.name}.partial-*"):
         pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _manifest(data, features, soundfont, melody, instrument, train, val, render_s, total_s) -> dict:

@@ -15,6 +15,7 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 import pretty_midi
 
 from ..errors import TsdsaeError
+from ..io import die_with_parent
 from .melodies import melody_notes
 
 SOUNDFONT_ENV = "TSDSAE_SOUNDFONT"
@@ -264,7 +266,8 @@ class Renderer:
 _WORKER: dict = {}
 
 
-def _init_worker(soundfont: str, sample_rate: int, settings: dict) -> None:
+def _init_worker(parent: int, soundfont: str, sample_rate: int, settings: dict) -> None:
+    die_with_parent(parent)
     _WORKER["renderer"] = Renderer(soundfont, sample_rate)
     _WORKER["settings"] = settings
 
@@ -304,6 +307,12 @@ def render_many(
     ctx = get_context("spawn")  # safe inside Jupyter kernels and beside torch's threads
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker,
-        initargs=(sf, sample_rate, settings),
+        initargs=(os.getpid(), sf, sample_rate, settings),
     ) as pool:
-        yield from pool.map(_render_job, jobs, chunksize=max(1, min(32, len(jobs) // (4 * workers))))
+        try:
+            yield from pool.map(_render_job, jobs, chunksize=max(1, min(32, len(jobs) // (4 * workers))))
+        except BrokenProcessPool:
+            with Renderer(sf, sample_rate):  # the workers' start failed: say why in one line
+                pass
+            raise TsdsaeError("the rendering worker processes died: run again with --workers 1 "
+                              "to see why") from None
