@@ -358,6 +358,12 @@ PRESETS: dict[str, tuple[str | None, dict[str, dict[str, Any]]]] = {
     # CREPE tiny and fewer clips keep an evaluation at minutes.
     "cpu": ("paper", {"train": {"stage1_epochs": 20, "max_epochs": 60, "patience": 60},
                       "eval": {"crepe_model": "tiny", "n_pitch_clips": 20, "n_fad_clips": 60}}),
+    # The long CPU schedule: C = 40 and 400 epochs, chosen from two 600-epoch runs at z = 16
+    # (results/cpu-long-schedule/README.md): by epoch 400 both DSAE and TS-DSAE are within 1.2× of
+    # the lowest validation reconstruction they reach in 600 epochs, and DSAE shows the paper's
+    # collapse (v informative, pre-swap F1 ≈ 0.9, but unused, post-global ≈ 0.1), which 60
+    # epochs do not. Patience = max_epochs, as in cpu.
+    "cpu-long": ("cpu", {"train": {"stage1_epochs": 40, "max_epochs": 400, "patience": 400}}),
     # CI's preset: the paper's settings shrunk by quick mode (load_preset applies it).
     "quick": ("paper", {}),
     # Two global factors (paper §6.5): the instrument set with octaves 4 and 5.
