@@ -18,19 +18,24 @@ from .models.dsae import DSAE, Gaussian, Posterior
 def gaussian_kl(q: Gaussian, p: Gaussian | None = None) -> torch.Tensor:
     """Element-wise KL(N(μq, σq²) ‖ N(μp, σp²)) of diagonal Gaussians given as (mean, logvar).
 
-    ``p=None`` is the standard normal N(0, I). Computed in float32 whatever the inputs' dtype
-    (``.float()`` is a no-op on float32 tensors).
+    ``p=None`` is the standard normal N(0, I). Computed in float32 at least (bfloat16 inputs
+    of the ``bf16`` training path are widened; float32 and float64 stay as they are).
     """
-    mq, lq = q[0].float(), q[1].float()
+    mq, lq = _wide(q[0]), _wide(q[1])
     if p is None:
         return 0.5 * (torch.exp(lq) + mq**2 - 1.0 - lq)
-    mp, lp = p[0].float(), p[1].float()
+    mp, lp = _wide(p[0]), _wide(p[1])
     return 0.5 * (lp - lq + (torch.exp(lq) + (mq - mp) ** 2) * torch.exp(-lp) - 1.0)
 
 
 def reconstruction(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over every element: the Gaussian log-likelihood up to constants (float32)."""
-    return torch.mean((x_hat.float() - x) ** 2)
+    """Mean squared error over every element: the Gaussian log-likelihood up to constants (float32 at least)."""
+    return torch.mean((_wide(x_hat) - x) ** 2)
+
+
+def _wide(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 if it is in a narrower float type (bf16 autocast), else unchanged."""
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
 
 
 def elbo_terms(post: Posterior, x: torch.Tensor, v_prior: Gaussian | None = None) -> dict[str, torch.Tensor]:
