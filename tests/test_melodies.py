@@ -14,7 +14,7 @@ from tsdsae.errors import TsdsaeError
 def test_count_and_index_order_match_the_definition():
     assert M.N_MELODIES == 12 * 3 * 3 * 28 * 28 * 2**4 == 1_354_752
     expected = np.array(list(product(*(range(s) for s in M.FACTOR_SIZES))), dtype=np.int64)
-    np.testing.assert_array_equal(M.all_factors(), expected)
+    np.testing.assert_array_equal(M.factors_of(np.arange(M.N_MELODIES)), expected)
 
 
 def test_index_round_trip():

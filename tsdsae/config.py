@@ -210,10 +210,6 @@ class TrainConfig:
                 f"max_epochs={self.max_epochs}, or stage 2 never starts"
             )
 
-    @property
-    def two_stage(self) -> bool:
-        return self.method != "dsae"
-
 
 CREPE_MODELS = ("tiny", "full")
 

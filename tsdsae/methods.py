@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from .config import METHODS, TrainConfig
 from .errors import TsdsaeError
 
-GLOBAL = ("global_encoder",)
-LOCAL = ("local_encoder", "prior")
 ALL = ("global_encoder", "local_encoder", "prior", "decoder")
 
 

@@ -84,11 +84,6 @@ def _check_labels(lab: np.ndarray) -> None:
             raise TsdsaeError(f"factor '{name}' has a label out of range: allowed 0..{size - 1}")
 
 
-def all_factors() -> np.ndarray:
-    """Factor labels of the whole dataset, shape (1,354,752, 9), in dataset row order."""
-    return factors_of(np.arange(N_MELODIES))
-
-
 def melody_notes(labels: Sequence[int] | np.ndarray) -> list[Note]:
     """The 12 notes of the melody with factor labels ``labels`` (dMelodies' definition)."""
     lab = np.asarray(labels, dtype=np.int64)

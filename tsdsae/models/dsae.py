@@ -124,7 +124,7 @@ class DSAE(nn.Module):
         self.decoder = (EnrichedDecoder if cfg.decoder == "enriched" else FramewiseDecoder)(cfg)
 
     def check_input(self, x: torch.Tensor) -> None:
-        """A one-line error unless ``x`` is (batch, time, x_dim) and finite."""
+        """A one-line error unless ``x`` is (batch, time, x_dim) (training checks finiteness once, up front)."""
         if x.ndim != 3 or x.shape[-1] != self.cfg.x_dim:
             raise TsdsaeError(
                 f"the model reads (batch, time, {self.cfg.x_dim}) features, got shape {tuple(x.shape)}"
