@@ -66,7 +66,8 @@ class StagePlan:
 def stage_plan(method: Method, epoch: int, train: TrainConfig) -> StagePlan:
     """The plan of ``method`` at ``epoch`` (0-based) under the schedule ``train``."""
     if method.stage1_trainable is not None and epoch < train.stage1_epochs:
-        return StagePlan(1, method.stage1_trainable, False, False, train.stage1_zero_z, False)
+        return StagePlan(stage=1, trainable=method.stage1_trainable, informed_prior=False, regularisers=False,
+                         zero_z=train.stage1_zero_z, take_snapshot=False)
     first = method.stage1_trainable is not None and epoch == train.stage1_epochs
-    return StagePlan(2, method.stage2_trainable, method.informed_prior, method.regularisers, False,
-                     first and method.informed_prior)
+    return StagePlan(stage=2, trainable=method.stage2_trainable, informed_prior=method.informed_prior,
+                     regularisers=method.regularisers, zero_z=False, take_snapshot=first and method.informed_prior)
