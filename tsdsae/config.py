@@ -342,6 +342,9 @@ def content_hash(*parts: Any) -> str:
 #: The five instruments of the harder global factor (notebook 06): two strings, two woodwinds, a brass.
 FIVE_INSTRUMENTS = ["violin", "trumpet", "flute", "clarinet", "cello"]
 
+#: The instrument + octave set of paper §6.5: the instrument set with octaves 4 and 5.
+OCTAVE_SET = {"name": "instrument-octave", "factors": {"tonic": ["C"], "octave": [4, 5], "scale": ["major"]}}
+
 #: The settings of each preset that differ from its base: ``name: (base, overrides)``. Every
 #: preset is the paper's configuration plus these changes, so a reader sees at a glance what,
 #: say, ``cpu`` changes (the schedule and the evaluation's cost), and nothing else.
@@ -363,13 +366,10 @@ PRESETS: dict[str, tuple[str | None, dict[str, dict[str, Any]]]] = {
     # CI's preset: the paper's settings shrunk by quick mode (load_preset applies it).
     "quick": ("paper", {}),
     # Two global factors (paper §6.5): the instrument set with octaves 4 and 5.
-    "paper-octave": ("paper", {"data": {"name": "instrument-octave",
-                                        "factors": {"tonic": ["C"], "octave": [4, 5], "scale": ["major"]}}}),
+    "paper-octave": ("paper", {"data": OCTAVE_SET}),
     # Paper §6.5 / Fig. 7 on a CPU budget: that set, the enriched decoder (the paper's choice for
     # two global factors), the cpu schedule. Notebook 06.
-    "cpu-octave": ("cpu", {"data": {"name": "instrument-octave",
-                                    "factors": {"tonic": ["C"], "octave": [4, 5], "scale": ["major"]}},
-                           "model": {"decoder": "enriched"}}),
+    "cpu-octave": ("cpu", {"data": OCTAVE_SET, "model": {"decoder": "enriched"}}),
     # The instrument set with five instruments instead of two (same 3,000 melodies, 600 per
     # instrument), the cpu schedule and model. Notebook 06.
     "cpu-five": ("cpu", {"data": {"name": "five-instruments", "instruments": FIVE_INSTRUMENTS}}),

@@ -176,7 +176,8 @@ def plateau_table(curves: Mapping[str, Sequence[Mapping[str, Any]]], factors: Se
     return "\n".join(lines)
 
 
-def save_grid_figures(root: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | None = None) -> list[Path]:
+def save_grid_figures(root: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | None = None,
+                      curves: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> list[Path]:
     """Write the grid's Fig. 3 (``fig3_swap_f1.png``), Fig. 4 (``fig4_fad_f1.png``) and every run's
     validation reconstruction and swap F1 against epochs (``fig_curves.png``) into ``root``."""
     import matplotlib
@@ -192,7 +193,7 @@ def save_grid_figures(root: str | os.PathLike, rows: Sequence[Mapping[str, Any]]
         raise TsdsaeError(f"no evaluated run under {root}: run 'tsdsae sweep' (with evaluate: true) first")
     use_style()
     paths = []
-    curves = run_curves(root)
+    curves = run_curves(root) if curves is None else curves
     for name, draw in (("fig3_swap_f1.png", lambda: plot_f1_grid(rows)),
                        ("fig4_fad_f1.png", lambda: plot_fad_vs_f1(rows)),
                        ("fig_curves.png", lambda: plot_training_curves(curves))):
@@ -210,8 +211,8 @@ def report(root: str | os.PathLike) -> str:
     """The grid under ``root`` in Markdown (F1 tables and cost), after writing its figures."""
     from .plotting import SWAP_KINDS
 
-    rows = collect(root)
-    save_grid_figures(root, rows)
+    rows, curves = collect(root), run_curves(root)
+    save_grid_figures(root, rows, curves)
     parts = [f"{len(rows)} evaluated runs.", ""]
     for key, name in SWAP_KINDS:
         parts += [f"**{name} F1** (mean ± sd over seeds)", "", summary_table(rows, key), ""]
@@ -222,6 +223,6 @@ def report(root: str | os.PathLike) -> str:
     if any(r.get("probing") for r in rows):
         parts += ["**linear probes** (balanced accuracy on validation; mean over seeds)", "", probing_table(rows), ""]
     parts += ["**how each run levels off** (validation reconstruction against epochs)", "",
-              plateau_table(run_curves(root)), ""]
+              plateau_table(curves), ""]
     parts += ["**training cost**", "", cost_table(rows)]
     return "\n".join(parts)
