@@ -23,7 +23,7 @@ from tsdsae.data import build_dataset
 from tsdsae.data.urmp import mean_confidence
 from tsdsae.evaluation.factors import factor_swap_f1
 from tsdsae.evaluation.probing import probe_model
-from tsdsae.training import load_model
+from tsdsae.runs import load_model
 from tsdsae.tutorial import RESULTS
 
 

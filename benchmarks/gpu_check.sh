@@ -42,7 +42,7 @@ timeout --signal=INT "$TRAIN_SECONDS" "$PY" -m tsdsae.cli train --preset paper -
   --seed 0 --device "$DEVICE" --no-progress --run-dir "$RUN/ts-dsae" > /dev/null 2>&1 || true
 "$PY" - "$RUN/ts-dsae" <<'PY' 2>&1 | tee -a "$OUT"
 import statistics, sys
-from tsdsae.training import read_metrics
+from tsdsae.runs import read_metrics
 ms = read_metrics(sys.argv[1])
 for stage in (1, 2):
     s = [m["seconds"] for m in ms if m["stage"] == stage]

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from tsdsae.data import build_dataset
-from tsdsae.evaluation import swap_pair
+from tsdsae.evaluation import example_pair, swap_pair
 from tsdsae.features import resynthesise
 from tsdsae.listening import wav_bytes
 from tsdsae.plotting import plot_mel, use_style
-from tsdsae.training import load_model
+from tsdsae.runs import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,21 +37,19 @@ def main() -> None:
     for method in ("dsae", "ts-dsae"):
         cfg, models[method] = load_model(Path(args.results) / f"{method}-z16-factorised-framewise-seed0")
     ds = build_dataset(cfg.data, cfg.features)
-    val = ds.split("val")
-    i = int(val[ds.instrument[val] == ds.instrument_names.index("violin")][0])
-    j = int(val[ds.instrument[val] == ds.instrument_names.index("trumpet")][0])
+    i, j = example_pair(ds, "violin", "trumpet")
     pairs = {m: swap_pair(model, ds, i, j) for m, model in models.items()}
 
     use_style()
     fig, axes = plt.subplots(1, 4, figsize=(13, 2.9), sharey=True)
     plot_mel(ds.features[i], ax=axes[0], title="clip i: violin", colorbar=False)
     plot_mel(ds.features[j], ax=axes[1], title="clip j: trumpet", colorbar=False)
-    plot_mel(pairs["dsae"]["z of i, v of j"], ax=axes[2], title="DSAE: melody of i, v of j", colorbar=False)
-    plot_mel(pairs["ts-dsae"]["z of i, v of j"], ax=axes[3], title="TS-DSAE: melody of i, v of j", colorbar=False)
+    plot_mel(pairs["dsae"]["post_global"], ax=axes[2], title="DSAE: melody of i, v of j", colorbar=False)
+    plot_mel(pairs["ts-dsae"]["post_global"], ax=axes[3], title="TS-DSAE: melody of i, v of j", colorbar=False)
     media = ROOT / "book" / "media"
     media.mkdir(exist_ok=True)
     fig.savefig(media / "teaser.png", dpi=80)
-    audio = resynthesise(np.stack([ds.features[i], pairs["ts-dsae"]["z of i, v of j"]]), cfg.features).numpy()
+    audio = resynthesise(np.stack([ds.features[i], pairs["ts-dsae"]["post_global"]]), cfg.features).numpy()
     (media / "violin.wav").write_bytes(wav_bytes(audio[0]))
     (media / "swap.wav").write_bytes(wav_bytes(audio[1]))
     print(f"clips i={i} (melody {ds.melody[i]}), j={j} (melody {ds.melody[j]}); wrote {media}")

@@ -1,5 +1,6 @@
 """Bad inputs and leftovers of failed runs: each gives one line naming the problem, and loses nothing."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,8 +21,9 @@ from tsdsae.data import build_dataset
 from tsdsae.data.dataset import load_dataset
 from tsdsae.device import seeded
 from tsdsae.errors import TsdsaeError
+from tsdsae.runs import load_checkpoint, load_model, read_metrics
 from tsdsae.sweep import Sweep
-from tsdsae.training import load_checkpoint, load_model, read_metrics, train
+from tsdsae.training import train
 
 
 def _cfg(method="ts-dsae", epochs=3, z_dim=4, seed=0):
@@ -93,15 +95,68 @@ def test_a_checkpoint_of_another_configuration_is_refused(small_dataset, tmp_pat
 
 
 def test_non_finite_features_are_refused_before_training(small_dataset, tmp_path):
+    feats = np.array(small_dataset.features)  # a data set built in memory: no cache to verify
+    feats[small_dataset.train[0], 3, 5] = np.nan
+    with pytest.raises(TsdsaeError, match="training features hold NaN"):
+        train(_cfg(), tmp_path / "run", dataclasses.replace(small_dataset, features=feats), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def _zero_rows(folder):
+    feats = np.load(folder / "features.npy", mmap_mode="r+")
+    feats[:2] = 0.0
+    feats.flush()
+
+
+def _nan_in_place(folder):
+    feats = np.load(folder / "features.npy", mmap_mode="r+")
+    feats[0, 3, 5] = np.nan
+    feats.flush()
+
+
+def _edit_manifest(folder, edit):
+    m = json.loads((folder / "manifest.json").read_text())
+    edit(m)
+    (folder / "manifest.json").write_text(json.dumps(m))
+
+
+def _cut(name, keep=0.5):
+    def damage(folder):
+        data = (folder / name).read_bytes()
+        (folder / name).write_bytes(data[: int(len(data) * keep)])
+    return damage
+
+
+@pytest.mark.parametrize("damage, word", [
+    (_zero_rows, "checksum differs"),
+    (_nan_in_place, "checksum differs"),
+    (_cut("features.npy"), "bytes"),
+    (_cut("labels.npz"), "bytes"),
+    (_cut("manifest.json"), "manifest.json is damaged"),
+    (lambda f: (f / "audio.npy").unlink(), "audio.npy is missing"),
+    (lambda f: _edit_manifest(f, lambda m: m["counts"]["train"].update(violin=1)), "changed after the build"),
+    (lambda f: _edit_manifest(f, lambda m: m["data"].update(instruments=["flute", "trumpet"])),
+     "changed after the build"),
+])
+def test_a_damaged_dataset_cache_is_refused_with_the_rebuild_hint(small_dataset, tmp_path, damage, word):
     folder = tmp_path / "data"
     shutil.copytree(small_dataset.path, folder)
-    feats = np.load(folder / "features.npy", mmap_mode="r+")
-    feats[small_dataset.train[0], 3, 5] = np.nan
-    feats.flush()
-    del feats
-    with pytest.raises(TsdsaeError, match="training features hold NaN"):
-        train(_cfg(), tmp_path / "run", load_dataset(folder), progress=False)
-    assert not (tmp_path / "run").exists()
+    load_dataset(folder)  # intact: loads
+    damage(folder)
+    with pytest.raises(TsdsaeError, match=word) as e:
+        load_dataset(folder)
+    assert "tsdsae synth --rebuild" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_cache_written_before_checksums_gains_them_on_first_load(small_dataset, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(small_dataset.path, folder)
+    _edit_manifest(folder, lambda m: [m.pop("files"), m.pop("checksum")])
+    ds = load_dataset(folder)
+    assert set(ds.manifest["files"]) == {"audio.npy", "features.npy", "labels.npz"}
+    _zero_rows(folder)  # from now on, damage is found
+    with pytest.raises(TsdsaeError, match="checksum differs"):
+        load_dataset(folder)
 
 
 def test_a_set_without_validation_clips_is_refused(tmp_path):
@@ -214,3 +269,23 @@ def test_synth_with_a_file_that_is_no_soundfont_is_one_line_with_worker_processe
     bad.write_text("this is not a soundfont")
     _one_line(capsys, ["synth", "--soundfont", str(bad), "--n-melodies", "40", "--workers", "2",
                        "--cache-dir", str(tmp_path / "cache"), "--no-progress"], "could not load the soundfont")
+
+
+@pytest.mark.parametrize("seconds", [0.5, 0.05])
+def test_clips_shorter_than_the_melody_are_refused(seconds):
+    with pytest.raises(TsdsaeError, match="cut the two-bar melody .* use n_samples >= 64000"):
+        DataConfig(n_samples=int(seconds * 16000)).validate()
+    with pytest.raises(TsdsaeError, match="use n_samples >= 96000"):  # slower: the melody lasts longer
+        DataConfig(n_samples=64000, tempo_bpm=80).validate()
+
+
+def test_clips_shorter_than_one_window_are_refused_for_recordings(tmp_path):
+    from tsdsae.data.urmp import prepare_urmp
+
+    FeatureConfig().check_clip(2048, "urmp")  # one window: fine
+    with pytest.raises(TsdsaeError, match="urmp: clips of 800 samples .* shorter than one analysis window"):
+        prepare_urmp(tmp_path, UrmpConfig(n_samples=800))
+    cfg = Config()
+    cfg.data.n_samples, cfg.data.path = 800, "/prepared"  # a prepared folder: no melody to cut, still a window
+    with pytest.raises(TsdsaeError, match="data: clips of 800 samples"):
+        cfg.validate()

@@ -8,8 +8,9 @@ import pytest
 from tsdsae.config import DataConfig, FeatureConfig
 from tsdsae.data import build_dataset, load_dataset
 from tsdsae.data import dataset as D
-from tsdsae.data.render import MUSESCORE_LITE, file_sha256
+from tsdsae.data.render import MUSESCORE_LITE
 from tsdsae.errors import TsdsaeError
+from tsdsae.io import file_sha256
 
 
 def test_contents_and_manifest(small_dataset):
@@ -21,7 +22,7 @@ def test_contents_and_manifest(small_dataset):
     assert np.bincount(ds.instrument).tolist() == [12, 12]
     assert len(ds.train) + len(ds.val) == 24 and not set(ds.train) & set(ds.val)
     m = json.loads((ds.path / "manifest.json").read_text())
-    assert m["soundfont"]["sha256"] == file_sha256(str(MUSESCORE_LITE))
+    assert m["soundfont"]["sha256"] == file_sha256(MUSESCORE_LITE)
     assert m["counts"]["items"] == 24
     assert m["splits"]["val"] == ds.val.tolist()
     assert {"torch", "torchaudio", "fluidsynth", "numpy"} <= set(m["versions"])

@@ -8,7 +8,7 @@ import torch
 
 from tsdsae.data.dataset import MelodyAudioDataset
 from tsdsae.errors import TsdsaeError
-from tsdsae.evaluation import partners, swap_f1, swap_pair
+from tsdsae.evaluation import DECODED, example_pair, partners, swap_f1, swap_one_to_many, swap_pair
 from tsdsae.features import log_mel, resynthesise
 
 VD, ZD, T, X = 2, 3, 12, 80
@@ -71,10 +71,34 @@ def test_partners_have_the_other_label_and_are_seeded():
 def test_swap_pair_keys_and_content():
     ds = _dataset()
     pair = swap_pair(HandMade(collapsed=False), ds, 0, 1)
-    assert set(pair) == {"i reconstructed", "z of i, v of j", "z of j, v of i"}
-    np.testing.assert_allclose(pair["z of i, v of j"][:, :VD], ds.features[1, :, :VD].mean(0)[None].repeat(T, 0),
-                               atol=1e-6)
-    np.testing.assert_allclose(pair["z of i, v of j"][:, VD : VD + ZD], ds.features[0, :, VD : VD + ZD], atol=1e-6)
+    assert list(pair) == list(DECODED) == ["pre", "post_global", "post_local"]
+    v_of = {k: ds.features[k, :, :VD].mean(0)[None].repeat(T, 0) for k in (0, 1)}
+    for key, (z_from, v_from) in {"pre": (0, 0), "post_global": (0, 1), "post_local": (1, 0)}.items():
+        np.testing.assert_allclose(pair[key][:, :VD], v_of[v_from], atol=1e-6)
+        np.testing.assert_allclose(pair[key][:, VD : VD + ZD], ds.features[z_from, :, VD : VD + ZD], atol=1e-6)
+
+
+def test_swap_one_to_many_keeps_one_z_and_takes_each_v():
+    ds = _dataset()
+    js = [1, 2, 3]
+    out = swap_one_to_many(HandMade(collapsed=False), ds, 0, js)
+    assert out["pre"].shape == (T, X) and out["post_global"].shape == (3, T, X)
+    np.testing.assert_allclose(out["pre"], swap_pair(HandMade(collapsed=False), ds, 0, 1)["pre"], atol=1e-6)
+    for k, j in enumerate(js):
+        np.testing.assert_allclose(out["post_global"][k][:, VD : VD + ZD], ds.features[0, :, VD : VD + ZD], atol=1e-6)
+        np.testing.assert_allclose(out["post_global"][k][0, :VD], ds.features[j, :, :VD].mean(0), atol=1e-6)
+
+
+def test_example_pair_is_the_first_validation_clip_of_each_instrument():
+    ds = _dataset()
+    ds.manifest = {"data": {"instruments": ["violin", "trumpet"]}}
+    i, j = example_pair(ds)
+    val = ds.split("val")
+    assert (i, j) == (int(val[ds.instrument[val] == 0][0]), int(val[ds.instrument[val] == 1][0]))
+    assert example_pair(ds, "trumpet", "violin") == (j, i)
+    assert example_pair(ds, split="train")[0] in ds.split("train")
+    with pytest.raises(TsdsaeError, match="no instrument 'cello'"):
+        example_pair(ds, "violin", "cello")
 
 
 def test_resynthesis_gives_64000_finite_samples_and_is_seeded():
@@ -93,3 +117,23 @@ def test_resynthesis_gives_64000_finite_samples_and_is_seeded():
 def test_resynthesis_refuses_other_feature_sizes():
     with pytest.raises(TsdsaeError, match="80 mel bands"):
         resynthesise(torch.zeros(251, 64))
+
+
+def test_regulariser_values_are_the_training_terms_on_validation_batches():
+    from tsdsae.config import ModelConfig
+    from tsdsae.device import seeded
+    from tsdsae.evaluation import regulariser_values
+    from tsdsae.models import DSAE
+    from tsdsae.objectives import swap_regularisers
+
+    torch.manual_seed(0)
+    model, ds = DSAE(ModelConfig(z_dim=4)).eval(), _dataset()
+    values = regulariser_values(model, ds, batch_size=64)  # one batch: all 12 validation clips
+    assert set(values) == {"r1", "r2", "r3", "r4"} and all(v >= 0 for v in values.values())
+    assert values == regulariser_values(model, ds, batch_size=64)  # seeded
+    x = torch.as_tensor(ds.features[ds.val])
+    with seeded(0), torch.no_grad():
+        post = model(x)
+        direct = swap_regularisers(model, post, torch.randperm(len(x)), torch.randperm(len(x)))
+    assert values == pytest.approx({k: float(v) for k, v in direct.items()}, rel=1e-6)
+    assert regulariser_values(model, ds, seed=1, batch_size=64) != values  # other partners, other values

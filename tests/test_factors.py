@@ -17,8 +17,8 @@ from tsdsae.evaluation import partners
 from tsdsae.evaluation.factors import factor_swap_f1, global_labels, octave_accuracy, pair_kinds
 from tsdsae.evaluation.probing import linear_probe, probe_run, slot_pool
 from tsdsae.evaluation.suite import evaluate_run
-from tsdsae.results import global_factor_table, probing_table
 from tsdsae.sweep import run_is_done
+from tsdsae.tables import global_factor_table, probing_table
 from tsdsae.training import train
 
 T, X, ZD = 12, 80, 3
@@ -192,7 +192,7 @@ def test_probing_table_groups_and_averages():
     table = probing_table(rows).splitlines()
     assert table[0] == ("| method | z | runs | instrument from v | instrument from z | rhythm from v "
                         "| rhythm from z |")
-    assert table[2] == "| chance | | | 0.50 | 0.50 | 0.05 | 0.05 |"
+    assert table[2] == "| chance |  |  | 0.50 | 0.50 | 0.05 | 0.05 |"
     assert table[3] == "| TS-DSAE | 16 | 2 | 0.75 | 0.50 | 0.30 | 0.90 |"
 
 

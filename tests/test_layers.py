@@ -3,10 +3,11 @@
     0  errors, io, config, device                 what everything shares
     1  features, crepe, models, melodies, render  the building blocks
     2  data (datasets, URMP)                      cached audio and features
-    3  objectives, methods                        the maths of the four methods
-    4  training                                   the loop and its run folders
+    3  objectives, methods, runs                  the maths of the four methods; run folders on disk
+    4  training                                   the loop
     5  evaluation                                 metrics of trained models
-    6  results, plotting, listening, explorer     tables, figures, players
+    6  results, tables, plotting, listening,      tables, figures, players
+       explorer
     7  cli, tutorial, sweep                       entry points
 
 Every import counts, also those inside functions.
@@ -23,11 +24,11 @@ LAYERS = [
     {"tsdsae.features", "tsdsae.crepe", "tsdsae.models", "tsdsae.models.layers", "tsdsae.models.dsae",
      "tsdsae.data.melodies", "tsdsae.data.render"},
     {"tsdsae.data", "tsdsae.data.dataset", "tsdsae.data.urmp"},
-    {"tsdsae.objectives", "tsdsae.methods"},
+    {"tsdsae.objectives", "tsdsae.methods", "tsdsae.runs"},
     {"tsdsae.training"},
     {"tsdsae.evaluation", "tsdsae.evaluation.swap", "tsdsae.evaluation.pitch", "tsdsae.evaluation.fad",
      "tsdsae.evaluation.factors", "tsdsae.evaluation.probing", "tsdsae.evaluation.suite"},
-    {"tsdsae.results", "tsdsae.plotting", "tsdsae.listening", "tsdsae.explorer"},
+    {"tsdsae.results", "tsdsae.tables", "tsdsae.plotting", "tsdsae.listening", "tsdsae.explorer"},
     {"tsdsae.cli", "tsdsae.tutorial", "tsdsae.sweep"},
 ]
 LAYER = {name: k for k, names in enumerate(LAYERS) for name in names}
@@ -84,3 +85,14 @@ def test_the_check_finds_upward_imports_inside_functions():
     assert _upward(training, "from .evaluation.swap import swap_f1\n") == ["tsdsae.evaluation.swap"]
     assert _upward(urmp, "def f():\n    from ..evaluation.pitch import crepe_tracks\n") == ["tsdsae.evaluation.pitch"]
     assert _upward(urmp, "from ..features import log_mel\nfrom .. import __version__\n") == []
+
+
+def test_the_readme_layout_table_names_every_module_and_only_existing_ones():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    named = {cell.strip(" `") for line in readme.splitlines() if line.startswith("| `tsdsae/")
+             for cell in line.split("|")[1].split(",")}
+    files = {f"tsdsae/{p.relative_to(PACKAGE).as_posix()}" for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"}
+    missing = {f for f in files if f not in named and f.rsplit("/", 1)[0] + "/" not in named}
+    assert not missing, f"README's layout table misses {sorted(missing)}"
+    stale = {n for n in named if not (PACKAGE.parent / n).exists()}
+    assert not stale, f"README's layout table names what does not exist: {sorted(stale)}"

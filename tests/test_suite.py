@@ -13,7 +13,8 @@ from tsdsae.errors import TsdsaeError
 from tsdsae.evaluation.suite import evaluate_run, reference
 from tsdsae.evaluation.swap import track_swap_f1
 from tsdsae.plotting import save_evaluation_figure
-from tsdsae.training import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_checkpoint, read_metrics, train
+from tsdsae.runs import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_checkpoint, read_metrics
+from tsdsae.training import train
 
 EV = EvalConfig(crepe_model="tiny", n_pitch_clips=2, n_fad_clips=3, griffin_lim_iters=4)
 
@@ -104,7 +105,7 @@ def test_results_of_a_folder_of_runs(run, small_dataset, capsys):
 
 
 def test_plateau_table_finds_where_a_curve_levels_off():
-    from tsdsae.results import plateau_table
+    from tsdsae.tables import plateau_table
 
     rec = [8.0, 4.0, 2.0, 1.4, 1.1, 1.0, 1.05]  # lowest 1.0 at epoch 6; 1.4 ≤ 1.5×, 1.1 ≤ 1.2×
     ms = [{"epoch": e, "stage": 1 if e < 2 else 2, "val": {"rec": r}} for e, r in enumerate(rec)]

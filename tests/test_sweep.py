@@ -9,8 +9,9 @@ from tsdsae.cli import main
 from tsdsae.config import Config
 from tsdsae.errors import TsdsaeError
 from tsdsae.evaluation.swap import track_swap_f1
+from tsdsae.runs import read_metrics
 from tsdsae.sweep import Sweep, run_sweep
-from tsdsae.training import read_metrics, train
+from tsdsae.training import train
 
 
 def _sweep_file(tmp_path, small_dataset, **extra):

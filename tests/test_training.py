@@ -10,15 +10,8 @@ from tsdsae.config import Config, ModelConfig, TrainConfig, load_preset
 from tsdsae.errors import TsdsaeError
 from tsdsae.methods import get_method, stage_plan
 from tsdsae.models import DSAE
-from tsdsae.training import (
-    batch_loss,
-    load_checkpoint,
-    load_model,
-    read_metrics,
-    set_trainable,
-    take_snapshot,
-    train,
-)
+from tsdsae.runs import load_checkpoint, load_model, read_metrics
+from tsdsae.training import batch_loss, set_trainable, take_snapshot, train
 
 
 def _cfg(method="ts-dsae", c=2, epochs=5, **model):

@@ -47,7 +47,8 @@ def _urmp_prepare(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from .evaluation.swap import track_swap_f1
-    from .training import run_name, train
+    from .runs import run_name
+    from .training import train
 
     cfg = load_preset(args.preset, quick=True if args.quick else None)
     if args.data:
@@ -73,7 +74,7 @@ def _train(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluation.suite import evaluate_run
     from .plotting import save_evaluation_figure
-    from .training import run_config
+    from .runs import run_config
 
     ev = run_config(args.run_dir).eval
     for name in ("crepe_model", "n_pitch_clips", "n_fad_clips", "seed"):
@@ -88,7 +89,7 @@ def _probe(args: argparse.Namespace) -> None:
     from tqdm.auto import tqdm
 
     from .evaluation.probing import probe_run
-    from .results import probing_table
+    from .tables import probing_table
 
     rows = []
     for run_dir in tqdm(args.run_dirs, desc="probe", disable=args.no_progress):

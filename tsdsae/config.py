@@ -77,6 +77,16 @@ class DataConfig:
             raise TsdsaeError("data: sample_rate, n_samples and tempo_bpm must be positive")
         if not 1 <= self.velocity <= 127:
             raise TsdsaeError(f"data: velocity={self.velocity} must lie in 1..127")
+        melody = round(self.melody_seconds * self.sample_rate)
+        if self.path is None and self.n_samples < melody:
+            raise TsdsaeError(f"data: clips of {self.n_samples} samples ({self.n_samples / self.sample_rate:g} s) "
+                              f"cut the two-bar melody ({self.melody_seconds:g} s at {self.tempo_bpm:g} bpm) and "
+                              f"hide its factors: use n_samples >= {melody}")
+
+    @property
+    def melody_seconds(self) -> float:
+        """How long a dMelodies melody lasts: two bars of four beats at ``tempo_bpm``."""
+        return 8 * 60.0 / self.tempo_bpm
 
 
 @dataclass
@@ -134,6 +144,12 @@ class FeatureConfig:
             raise TsdsaeError("features: n_fft, hop_length and n_mels must be positive")
         if self.mel_scale not in {"htk", "slaney"}:
             raise TsdsaeError(f"features: mel_scale must be 'htk' or 'slaney', not {self.mel_scale!r}")
+
+    def check_clip(self, n_samples: int, part: str) -> None:
+        """A one-line error (naming the config ``part``) for clips shorter than one analysis window."""
+        if n_samples < self.n_fft:
+            raise TsdsaeError(f"{part}: clips of {n_samples} samples ({n_samples / self.sample_rate:g} s) are "
+                              f"shorter than one analysis window (features n_fft = {self.n_fft} samples)")
 
     def n_frames(self, n_samples: int) -> int:
         """Number of centred frames for a clip of ``n_samples``."""
@@ -277,6 +293,7 @@ class Config:
                 f"data renders at {self.data.sample_rate} Hz but features expect "
                 f"{self.features.sample_rate} Hz"
             )
+        self.features.check_clip(self.data.n_samples, "data")
         if self.model.x_dim != self.features.n_mels:
             raise TsdsaeError(
                 f"model reads x_dim={self.model.x_dim} but the features have {self.features.n_mels} mel bands"

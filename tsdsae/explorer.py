@@ -16,18 +16,19 @@ from IPython.display import HTML, Image
 
 from .config import FeatureConfig
 from .data import MelodyAudioDataset
-from .evaluation.swap import swap_pair
+from .evaluation.swap import DECODED, swap_pair
 from .features import resynthesise
 from .listening import players
 from .models import DSAE
 from .plotting import plot_mel
 
-SWAPS = {"swap v (global: timbre)": "z of i, v of j", "swap z (local: melody)": "z of j, v of i"}
+SWAPS = {"swap v (global: timbre)": "post_global", "swap z (local: melody)": "post_local"}
 
 
 def clip_label(ds: MelodyAudioDataset, i: int) -> str:
-    """A short name for clip ``i``: index, instrument and dMelodies melody number."""
-    return f"#{i} {ds.instrument_names[ds.instrument[i]]} (melody {ds.melody[i]})"
+    """A short name for clip ``i``: index, instrument and dMelodies melody number (if it has one)."""
+    melody = f" (melody {ds.melody[i]})" if ds.melody is not None else ""
+    return f"#{i} {ds.instrument_names[ds.instrument[i]]}{melody}"
 
 
 def swap_view(model: DSAE, ds: MelodyAudioDataset, i: int, j: int, swap: str,
@@ -39,9 +40,10 @@ def swap_view(model: DSAE, ds: MelodyAudioDataset, i: int, j: int, swap: str,
     fig, axes = plt.subplots(1, 3, figsize=(11, 2.8), sharey=True)
     plot_mel(ds.features[i], ax=axes[0], title=f"clip i: {clip_label(ds, i)}", colorbar=False)
     plot_mel(ds.features[j], ax=axes[1], title=f"clip j: {clip_label(ds, j)}", colorbar=False)
-    plot_mel(decoded, ax=axes[2], title=f"decoded: {key}", colorbar=False)
+    plot_mel(decoded, ax=axes[2], title=DECODED[key], colorbar=False)
     audio = resynthesise(np.stack([ds.features[i], ds.features[j], decoded]), features, seed=seed).numpy()
-    return fig, players({"clip i (resynthesised)": audio[0], "clip j (resynthesised)": audio[1], key: audio[2]})
+    return fig, players({"clip i (resynthesised)": audio[0], "clip j (resynthesised)": audio[1],
+                         DECODED[key]: audio[2]})
 
 
 def swap_explorer(models: Mapping[str, DSAE], ds: MelodyAudioDataset,

@@ -1,13 +1,17 @@
-"""Files and processes that lose nothing: atomic writes, folder locks, workers that die with their parent.
+"""Files and processes that lose nothing: atomic writes, folders published whole, folder locks,
+workers that die with their parent.
 
 An atomic write goes to a temporary file in the same folder, then a rename: a reader never
 sees a half-written file, and an interrupted writer leaves the previous version in place.
+A folder (a dataset cache) is built under a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -18,12 +22,74 @@ from typing import Any
 from .errors import TsdsaeError
 
 
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) for the block to write; renamed onto ``path``
+    when the block ends normally, deleted when it raises.
+
+    >>> with atomic_path("figure.png") as tmp:
+    ...     fig.savefig(tmp)  # doctest: +SKIP
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=2, default=str))
+
+
+@contextmanager
+def building_folder(final: str | os.PathLike) -> Iterator[Path]:
+    """An empty temporary folder beside ``final`` for the block to fill; published as ``final`` in one
+    rename when the block ends normally (replacing an older copy), deleted when it raises.
+
+    Partial builds that processes which no longer run left behind are removed first.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f"{final.name}.partial-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = final.with_name(f"{final.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if final.exists():
+        old = final.with_name(f"{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    try:
+        os.replace(tmp, final)
+    except OSError:  # another process published the same build in between
+        shutil.rmtree(tmp, ignore_errors=True)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes (hex), read in 1-MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def pid_alive(pid: int) -> bool:

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import FancyBboxPatch
 
-from .data.melodies import FACTOR_SIZES, FACTORS, N_BARS, SLOTS_PER_BAR, piano_roll
-from .methods import METHOD_LABELS, REGISTRY
+from .data.melodies import FACTOR_SIZES, FACTORS, N_BARS, SLOTS_PER_BAR, TONICS, piano_roll
+from .evaluation.swap import DECODED, SWAP_KINDS
+from .io import atomic_path
+from .methods import ALL, METHOD_LABELS, REGISTRY
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 def use_style() -> None:
@@ -33,7 +35,7 @@ def use_style() -> None:
 
 def note_name(pitch: int) -> str:
     """MIDI pitch → scientific pitch name (60 → C4)."""
-    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+    return f"{TONICS[pitch % 12]}{pitch // 12 - 1}"
 
 
 def plot_piano_roll(labels: Sequence[int] | np.ndarray, ax: plt.Axes | None = None,
@@ -105,37 +107,8 @@ def plot_factor_histograms(factors: np.ndarray, names: Sequence[str] = FACTORS,
     return axes
 
 
-def counts_table(counts: Mapping[str, Mapping[str, int]]) -> str:
-    """A Markdown table of item counts per split and instrument (from a manifest)."""
-    splits = [s for s in counts if isinstance(counts[s], Mapping)]
-    names = list(counts[splits[0]])
-    rows = ["| split | " + " | ".join(names) + " | total |", "|---" * (len(names) + 2) + "|"]
-    for s in splits:
-        vals = [counts[s][n] for n in names]
-        rows.append(f"| {s} | " + " | ".join(map(str, vals)) + f" | {sum(vals)} |")
-    return "\n".join(rows)
-
-
-def factors_table() -> str:
-    """A Markdown table of the nine dMelodies factors and their values."""
-    from .data.melodies import FACTOR_VALUES, RHYTHMS
-
-    rows = ["| factor | values | count |", "|---|---|---|"]
-    for name, size in zip(FACTORS, FACTOR_SIZES, strict=True):
-        values = FACTOR_VALUES[name]
-        if values is RHYTHMS:
-            shown = "6 onsets out of 8 eighth slots, e.g. " + ", ".join(
-                "".join("x" if s in r else "." for s in range(8)) for r in RHYTHMS[:3]) + ", …"
-        else:
-            shown = ", ".join(map(str, values))
-        rows.append(f"| {name.replace('_', ' ')} | {shown} | {size} |")
-    return "\n".join(rows)
-
-
 #: One fixed colour per method, used by every figure.
 METHOD_COLOURS = {"dsae": PALETTE[5], "dsae-f": PALETTE[1], "ts-dsae-noreg": PALETTE[4], "ts-dsae": PALETTE[0]}
-#: The three conditions of the swap evaluation: key → axis label.
-SWAP_KINDS = (("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap"))
 
 
 def plot_learning_curves(metrics: Sequence[Mapping], terms: Sequence[str] = ("rec", "kl_z", "kl_v"),
@@ -188,7 +161,9 @@ def plot_swap_f1(results: Mapping[str, Mapping[str, float]], ax: plt.Axes | None
 
 def plot_swap_example(inputs: Sequence[np.ndarray], decoded: Mapping[str, np.ndarray],
                       names: Sequence[str] = ("clip i", "clip j")) -> plt.Figure:
-    """Two input spectrograms on top, the decodings after swaps below (each (T, n_mels))."""
+    """Input spectrograms on top, decodings below (each (T, n_mels)); ``decoded`` maps a title, or a
+    key of :data:`~tsdsae.evaluation.swap.DECODED` (as :func:`~tsdsae.evaluation.swap.swap_pair`
+    returns them), to its decoding."""
     n = max(len(inputs), len(decoded))
     fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 4.6), sharex=True, sharey=True)
     for ax in axes.ravel():
@@ -198,7 +173,7 @@ def plot_swap_example(inputs: Sequence[np.ndarray], decoded: Mapping[str, np.nda
         plot_mel(feats, ax=ax, title=name, colorbar=False)
     for ax, (name, feats) in zip(axes[1], decoded.items(), strict=False):
         ax.set_visible(True)
-        plot_mel(feats, ax=ax, title=name, colorbar=False)
+        plot_mel(feats, ax=ax, title=DECODED.get(name, name), colorbar=False)
     return fig
 
 
@@ -219,29 +194,6 @@ def plot_latent_2d(v: np.ndarray, labels: np.ndarray, names: Sequence[str], ax: 
     ax.set_title(f"{title}\n({100 * share:.0f}% of the variance)", fontsize=9)
     ax.legend(frameon=False, fontsize=8)
     return ax
-
-
-def swap_table(results: Mapping[str, Mapping[str, float]]) -> str:
-    """A Markdown table of swap F1 scores, one row per model (label → scores)."""
-    cols = [("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap"),
-            ("encoder", "encoder")]
-    rows = ["| model | " + " | ".join(name for _, name in cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for label, r in results.items():
-        rows.append(f"| {label} | " + " | ".join(f"{r[k]:.2f}" if k in r else "" for k, _ in cols) + " |")
-    return "\n".join(rows)
-
-
-def methods_table() -> str:
-    """A Markdown table of what each training method trains when (from :mod:`tsdsae.methods`)."""
-
-    rows = ["| method | stage 1 (epochs < C) trains | stage 2 trains | prior of v in stage 2 | regularisers |",
-            "|---|---|---|---|---|"]
-    for m in REGISTRY.values():
-        s1 = "— (no stage 1)" if m.stage1_trainable is None else ", ".join(m.stage1_trainable)
-        prior = "q_φC(v\\|x) (informed)" if m.informed_prior else "N(0, I)"
-        regs = "R1–R4" if m.regularisers else "—"
-        rows.append(f"| {m.label} | {s1} | {', '.join(m.stage2_trainable)} | {prior} | {regs} |")
-    return "\n".join(rows)
 
 
 def plot_rpa(results: Mapping[str, Mapping], ax: plt.Axes | None = None) -> plt.Axes:
@@ -449,16 +401,6 @@ def plot_probes(results: Mapping[str, Mapping[str, Mapping]], groups: Mapping[st
     return axes
 
 
-def octave_table(result: Mapping[str, Mapping[str, float]]) -> str:
-    """A Markdown table of :func:`~tsdsae.evaluation.factors.octave_by_pitch` (one row per kind of pair)."""
-    lines = ["| j differs in | clips | RPA vs i's score in j's octave | RPA vs i's score in i's octave "
-             "| frames nearest j's octave |", "|---|---|---|---|---|"]
-    for kind, r in result.items():
-        lines.append(f"| {kind.replace('+', ' + ')} | {r['n_clips']} | {r['rpa_vs_target_octave']:.2f} | "
-                     f"{r['rpa_vs_own_octave']:.2f} | {r['octave_accuracy']:.2f} |")
-    return "\n".join(lines)
-
-
 def plot_confidence(tracks: Mapping[str, np.ndarray], threshold: float, hop_s: float = 0.01,
                     ax: plt.Axes | None = None) -> plt.Axes:
     """CREPE confidence against time for a few clips (label → track), with their means and the threshold."""
@@ -490,8 +432,90 @@ def save_evaluation_figure(run_dir: str | os.PathLike, result: Mapping) -> Path:
                  f"{result['fad']['reconstruction_vs_input']:.2f}", fontsize=9)
     (run_dir / "figures").mkdir(exist_ok=True)
     path = run_dir / "figures" / "evaluation.png"
-    tmp = path.with_name(f".evaluation.png.tmp-{os.getpid()}.png")
-    fig.savefig(tmp)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
+
+
+def _box(ax: plt.Axes, xy: tuple[float, float], text: str, colour: str, width: float = 0.2,
+         height: float = 0.14) -> None:
+    """A rounded box centred at ``xy`` (axes coordinates) holding ``text``."""
+    ax.add_patch(FancyBboxPatch((xy[0] - width / 2, xy[1] - height / 2), width, height,
+                                boxstyle="round,pad=0.01,rounding_size=0.02", fc=colour, ec="0.25", lw=1))
+    ax.text(*xy, text, ha="center", va="center", fontsize=9)
+
+
+def _arrow(ax: plt.Axes, start: tuple[float, float], end: tuple[float, float], dashed: bool = False,
+           label: str | None = None) -> None:
+    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "-|>", "color": "0.25", "lw": 1.1,
+                                                      "ls": "--" if dashed else "-", "shrinkA": 2, "shrinkB": 2})
+    if label:
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.03, label, ha="center", fontsize=8,
+                color="0.3")
+
+
+def plot_model_diagram(ax: plt.Axes | None = None) -> plt.Axes:
+    """The DSAE as boxes and arrows (paper Fig. 2; notebook 02): the two encoders, the latents, the
+    LSTM prior and the decoder, with the module names of :class:`~tsdsae.models.DSAE`."""
+    ax = ax or plt.subplots(figsize=(9, 3.6))[1]
+    enc, lat, dec = PALETTE[4], "#f2f2f2", PALETTE[1]
+    _box(ax, (0.08, 0.5), "$x_{1:T}$\nlog-mel\nframes", lat, width=0.12, height=0.3)
+    _box(ax, (0.3, 0.78), "global_encoder\n$q(v \\mid x_{1:T})$", enc)
+    _box(ax, (0.3, 0.32), "local_encoder\n$q(z_t \\mid x_t)$", enc)
+    _box(ax, (0.52, 0.78), "$v$\none per clip", lat, width=0.12)
+    _box(ax, (0.52, 0.32), "$z_t$\none per frame", lat, width=0.12)
+    _box(ax, (0.52, 0.06), "prior\n$p(z_t \\mid z_{<t})$", PALETTE[2], height=0.11)
+    _box(ax, (0.74, 0.55), "decoder\n$p(x_t \\mid z_t, v)$", dec)
+    _box(ax, (0.93, 0.55), "$\\hat x_{1:T}$", lat, width=0.1)
+    _arrow(ax, (0.14, 0.6), (0.2, 0.76))
+    _arrow(ax, (0.14, 0.4), (0.2, 0.34))
+    _arrow(ax, (0.4, 0.78), (0.46, 0.78))
+    _arrow(ax, (0.4, 0.32), (0.46, 0.32))
+    _arrow(ax, (0.52, 0.71), (0.52, 0.39), dashed=True)
+    ax.text(0.535, 0.55, "full q only", fontsize=7, color="0.4", rotation=90, va="center")
+    _arrow(ax, (0.58, 0.76), (0.64, 0.6))
+    _arrow(ax, (0.58, 0.34), (0.64, 0.5))
+    _arrow(ax, (0.84, 0.55), (0.88, 0.55))
+    _arrow(ax, (0.52, 0.12), (0.52, 0.25), dashed=True, label=None)
+    ax.text(0.6, 0.17, "KL$_z$: the prior predicts $z_t$ from $z_{<t}$", fontsize=8, color="0.3")
+    ax.text(0.6, 0.9, "KL$_v$: against $\\mathcal{N}(0, I)$ or, in TS-DSAE, $q_{\\phi_C}(v \\mid x)$",
+            fontsize=8, color="0.3")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1)
+    ax.axis("off")
+    return ax
+
+
+def plot_method_schedule(ax: plt.Axes | None = None) -> plt.Axes:
+    """What trains in each stage, per method (from :data:`~tsdsae.methods.REGISTRY`; notebook 03):
+    one row per method, the four modules in stage 1 and in stage 2, trained (coloured) or frozen (grey),
+    with the prior of v and the regularisers of stage 2."""
+    ax = ax or plt.subplots(figsize=(10, 3.4))[1]
+    short = {"global_encoder": "global\nenc.", "local_encoder": "local\nenc.", "prior": "prior", "decoder": "decoder"}
+    methods = list(REGISTRY.values())
+    for row, m in enumerate(methods):
+        y = len(methods) - 1 - row
+        ax.text(-0.2, y, m.label, ha="right", va="center", fontsize=10, fontweight="bold")
+        for stage, trainable in ((1, m.stage1_trainable), (2, m.stage2_trainable)):
+            x0 = 0 if stage == 1 else 5
+            if trainable is None:
+                ax.text(x0 + 1.9, y, "no stage 1: everything trains from epoch 0", ha="center", va="center",
+                        fontsize=8, color="0.4")
+                continue
+            for k, name in enumerate(ALL):
+                on = name in trainable
+                ax.add_patch(plt.Rectangle((x0 + k, y - 0.38), 0.92, 0.76, fc=METHOD_COLOURS[m.name] if on else "0.88",
+                                           ec="0.3", lw=0.6))
+                ax.text(x0 + k + 0.46, y, short[name], ha="center", va="center", fontsize=7,
+                        color="white" if on else "0.45")
+        prior = "$q_{\\phi_C}(v \\mid x)$" if m.informed_prior else "$\\mathcal{N}(0, I)$"
+        ax.text(9.2, y, f"prior of v: {prior}" + ("\n+ $R_1$–$R_4$" if m.regularisers else ""), va="center", fontsize=8)
+    ax.text(1.9, len(methods) - 0.35, "stage 1 (epochs < C)", ha="center", fontsize=9)
+    ax.text(6.9, len(methods) - 0.35, "stage 2 (epochs ≥ C)", ha="center", fontsize=9)
+    ax.set_xlim(-2.6, 12)
+    ax.set_ylim(-0.6, len(methods))
+    ax.axis("off")
+    ax.set_title("coloured: trains; grey: frozen (stage 1's local modules stay at their random initialisation)",
+                 fontsize=8, color="0.35")
+    return ax

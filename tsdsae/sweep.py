@@ -35,8 +35,16 @@ import yaml
 from tqdm.auto import tqdm
 
 from .config import METHODS, Config, load_preset
+from .data import build_dataset
+from .device import torch_threads
 from .errors import TsdsaeError
+from .evaluation.probing import probe_run
+from .evaluation.suite import evaluate_run
+from .evaluation.swap import track_swap_f1
 from .io import die_with_parent
+from .plotting import save_evaluation_figure
+from .runs import run_name
+from .training import train
 
 EXECUTORS = ("local", "ray")
 _KEYS = {"preset", "quick", "methods", "z_dims", "seeds", "out", "track_swap_every", "evaluate", "overrides",
@@ -87,8 +95,6 @@ class Sweep:
     def configs(self) -> Iterator[tuple[Config, Path]]:
         """Every point of the grid, its validated Config and its run folder, in the order they run:
         by z size (as listed), then seed, then method, so the first z size is complete first."""
-        from .training import run_name
-
         if not (self.methods and self.z_dims and self.seeds):
             raise TsdsaeError("sweep: methods, z_dims and seeds must each name at least one value")
         for z_dim, seed, method in itertools.product(self.z_dims, self.seeds, self.methods):
@@ -110,14 +116,6 @@ def run_is_done(run_dir: Path, evaluate: bool) -> bool:
 def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evaluate: bool,
             cache_dir: str | None = None, threads: int = 1) -> dict[str, Any]:
     """Train (or resume) one run and evaluate it: the unit of work of every executor."""
-    from .data import build_dataset
-    from .device import torch_threads
-    from .evaluation.probing import probe_run
-    from .evaluation.suite import evaluate_run
-    from .evaluation.swap import track_swap_f1
-    from .plotting import save_evaluation_figure
-    from .training import train
-
     with torch_threads(threads):
         cfg = Config.from_dict(cfg_dict)
         started = time.perf_counter()
@@ -142,8 +140,6 @@ def run_sweep(sweep: Sweep, *, executor: str = "local", workers: int | None = No
     """Run every unfinished point of ``sweep``; return one summary per run that was run."""
     if executor not in EXECUTORS:
         raise TsdsaeError(f"unknown executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
-    from .data import build_dataset
-
     points = list(sweep.configs())
     todo = [(cfg, d) for cfg, d in points if not run_is_done(d, sweep.evaluate)]
     for cfg in {repr((c.data, c.features)): c for c, _ in todo}.values():  # each cache once, up front

@@ -1,21 +1,15 @@
-"""The training loop: batches, two stages, early stopping, checkpoints and resume (notebooks 02–04).
+"""The training loop: batches, two stages, early stopping and resume (notebooks 02–04).
 
-:func:`train` runs one configuration into a *run folder*::
-
-    config.json     the full Config (data, features, model, training)
-    metrics.jsonl   one JSON line per epoch: stage, train and validation terms, seconds
-    last.pt         the state after the latest epoch (model, snapshot, optimiser, RNG, counters)
-    best.pt         the model with the lowest validation loss of the final stage
-
-Checkpoints are written atomically (temporary file, then rename), after every
-epoch. A run killed at any point and started again with the same folder resumes
-from ``last.pt`` and ends with the same weights as an uninterrupted run.
+:func:`train` runs one configuration into a run folder (:mod:`tsdsae.runs` says what it
+holds), after every epoch writing its metrics line and checkpoints atomically. A run killed
+at any point and started again with the same folder resumes from ``last.pt`` and ends with
+the same weights as an uninterrupted run. :func:`train_epoch` is the whole algorithm of one
+epoch; :func:`batch_loss` the loss of one batch under a stage's plan.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -36,26 +30,20 @@ from .methods import StagePlan, get_method, stage_plan
 from .models import DSAE
 from .models.dsae import GlobalEncoder
 from .objectives import elbo_terms, swap_regularisers
+from .runs import (
+    append_metrics,
+    check_config,
+    git_commit,
+    load_checkpoint,
+    load_model,
+    provenance,
+    save_checkpoint,
+    training_identity,
+    truncate_metrics,
+)
 
-CHECKPOINT_FORMAT = "tsdsae-checkpoint"
 #: a measurement of the model during training: (model, dataset) -> a dict for metrics.jsonl
 Tracker = Callable[[DSAE, MelodyAudioDataset], dict[str, Any]]
-CHECKPOINT_VERSION = 1
-
-
-def training_identity(cfg: Config | dict[str, Any]) -> dict[str, Any]:
-    """The parts of a configuration that decide what a run learns (data, features, model, training).
-
-    Evaluation settings are left out: a finished run can be evaluated in many ways.
-    """
-    d = (cfg if isinstance(cfg, Config) else Config.from_dict(cfg)).to_dict()  # a saved file gains new defaults
-    return json.loads(json.dumps({k: d.get(k) for k in ("data", "features", "model", "train")}))
-
-
-def run_name(cfg: Config) -> str:
-    """The conventional folder name of a run: method, z size, variants and seed."""
-    return (f"{cfg.train.method}-z{cfg.model.z_dim}-{cfg.model.encoder}-{cfg.model.decoder}"
-            f"-seed{cfg.train.seed}")
 
 
 def set_trainable(model: DSAE, names: tuple[str, ...]) -> None:
@@ -112,6 +100,11 @@ class RunResult:
     stopped_early: bool
     seconds: float
 
+    def outcome(self) -> dict[str, Any]:
+        """The fields ``result.json`` records."""
+        return {"epochs": self.epochs, "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
+                "stopped_early": self.stopped_early, "train_seconds": round(self.seconds, 1)}
+
 
 def train(
     cfg: Config,
@@ -134,19 +127,8 @@ def train(
     metrics line (e.g. the swap F1, :func:`tsdsae.evaluation.swap.track_swap_f1`). A tracker
     must leave the random streams alone (seeded evaluation does), so training is unchanged.
     """
-    cfg.validate()
-    if stop_after is not None and stop_after < 1:
-        raise TsdsaeError(f"stop_after must be at least 1 epoch, got {stop_after}")
-    if track_every < 0:
-        raise TsdsaeError(f"track_every (--track-swap-every) must be 0 (off) or a positive number of epochs, "
-                          f"got {track_every}")
-    method = get_method(cfg.train.method)
-    dev = resolve_device(device)
-    run_dir = Path(run_dir)
-    if (run_dir / "result.json").is_file() and not (run_dir / "last.pt").is_file():
-        raise TsdsaeError(f"{run_dir} holds a finished run without its last.pt (a committed run): "
-                          "load it with load_model, or train into another folder")
-    _check_config(run_dir, cfg)  # before the data build: a wrong folder fails fast
+    run_dir, method, dev = Path(run_dir), get_method(cfg.validate().train.method), resolve_device(device)
+    _check_request(run_dir, cfg, stop_after, track_every)
     ds = dataset if dataset is not None else build_dataset(cfg.data, cfg.features, progress=progress)
     x_train, x_val = (torch.from_numpy(np.ascontiguousarray(ds.features[ds.split(s)])).to(dev)
                       for s in ("train", "val"))
@@ -169,34 +151,39 @@ def train(
                 state["best_val"], state["bad_epochs"] = float("inf"), 0  # stages are different objectives
             train_terms = train_epoch(model, opt, x_train, plan, snapshot, cfg.train, epoch)
             val_terms = evaluate_loss(model, x_val, plan, snapshot, cfg.train.batch_size)
-            val_loss = sum(val_terms.values())
-            if not np.isfinite(val_loss):
-                raise TsdsaeError(f"validation loss became {val_loss} at epoch {epoch}: training diverged")
-            improved = val_loss < state["best_val"]
-            if improved:
-                state["best_val"], state["best_epoch"], state["bad_epochs"] = val_loss, epoch, 0
-            else:
-                state["bad_epochs"] += 1
-            state["epoch"] = epoch + 1
-            state["seconds"] += time.perf_counter() - t0
-            state["stopped_early"] = state["bad_epochs"] >= cfg.train.patience
-            record = {"epoch": epoch, "stage": plan.stage, "train": train_terms, "val": val_terms,
-                      "val_loss": val_loss, "best": improved, "seconds": round(time.perf_counter() - t0, 3)}
+            record = _end_epoch(state, epoch, plan.stage, train_terms, val_terms, cfg.train.patience, t0)
             if trackers and track_every > 0 and ((epoch + 1) % track_every == 0 or state["epoch"] == end
                                                  or state["stopped_early"]):
                 record |= {name: tracker(model, ds) for name, tracker in trackers.items()}
-            with open(run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-            if improved:
+            append_metrics(run_dir, record)
+            if record["best"]:
                 save_checkpoint(run_dir / "best.pt", cfg, model, snapshot, None, state)
             save_checkpoint(run_dir / "last.pt", cfg, model, snapshot, opt, state)
-            bar.set_postfix(stage=plan.stage, rec=f"{val_terms['rec']:.3f}", val=f"{val_loss:.3f}")
+            bar.set_postfix(stage=plan.stage, rec=f"{val_terms['rec']:.3f}", val=f"{record['val_loss']:.3f}")
         bar.close()
-        result = RunResult(run_dir, state["epoch"], state["best_epoch"], state["best_val"],
-                           state["stopped_early"], state["seconds"])
+        result = RunResult(run_dir, *(state[k] for k in ("epoch", "best_epoch", "best_val", "stopped_early",
+                                                         "seconds")))
         if state["epoch"] >= cfg.train.max_epochs or state["stopped_early"]:
-            write_json_atomic(run_dir / "result.json", _provenance(cfg, result, dev, state["git_commits"]))
+            write_json_atomic(run_dir / "result.json", provenance(cfg, result.outcome(), dev, state["git_commits"]))
     return result
+
+
+def _end_epoch(state: dict[str, Any], epoch: int, stage: int, train_terms: dict[str, float],
+               val_terms: dict[str, float], patience: int, t0: float) -> dict[str, Any]:
+    """Early-stopping bookkeeping of a finished epoch in ``state``; the epoch's metrics record."""
+    val_loss = sum(val_terms.values())
+    if not np.isfinite(val_loss):
+        raise TsdsaeError(f"validation loss became {val_loss} at epoch {epoch}: training diverged")
+    improved = val_loss < state["best_val"]
+    if improved:
+        state["best_val"], state["best_epoch"], state["bad_epochs"] = val_loss, epoch, 0
+    else:
+        state["bad_epochs"] += 1
+    state["epoch"] = epoch + 1
+    state["seconds"] += time.perf_counter() - t0
+    state["stopped_early"] = state["bad_epochs"] >= patience
+    return {"epoch": epoch, "stage": stage, "train": train_terms, "val": val_terms, "val_loss": val_loss,
+            "best": improved, "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def train_epoch(model: DSAE, opt: torch.optim.Optimizer, x: torch.Tensor, plan: StagePlan,
@@ -231,7 +218,7 @@ def _start_or_resume(cfg: Config, run_dir: Path, dev: torch.device
     snapshot: GlobalEncoder | None = None
     last = run_dir / "last.pt"
     if not last.exists():
-        _truncate_metrics(run_dir / "metrics.jsonl", 0)  # a fresh start: no lines of an earlier attempt
+        truncate_metrics(run_dir / "metrics.jsonl", 0)  # a fresh start: no lines of an earlier attempt
     else:
         ck = load_checkpoint(last, map_location=dev)
         if training_identity(ck["config"]) != training_identity(cfg):
@@ -247,8 +234,8 @@ def _start_or_resume(cfg: Config, run_dir: Path, dev: torch.device
         torch.set_rng_state(ck["rng"])
         if dev.type == "cuda" and ck.get("cuda_rng") is not None:  # the reparameterisation draws on the GPU
             torch.cuda.set_rng_state_all(ck["cuda_rng"])
-        _truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])
-    commit = _git_commit()  # the code that trains from here on, recorded in result.json
+        truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])
+    commit = git_commit()  # the code that trains from here on, recorded in result.json
     state.setdefault("git_commits", [])
     if not state["git_commits"] or state["git_commits"][-1] != commit:
         state["git_commits"].append(commit)
@@ -271,37 +258,6 @@ def load_or_train(cfg: Config, run_dir: str | os.PathLike, dataset: MelodyAudioD
     return model
 
 
-def _git_commit() -> str | None:
-    """The commit of the code that runs (None outside a git checkout)."""
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                              cwd=Path(__file__).parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _provenance(cfg: Config, result: RunResult, dev: torch.device, commits: list[str | None]) -> dict[str, Any]:
-    import platform
-
-    from . import __version__
-
-    return {
-        "preset": cfg.preset, "quick": cfg.quick, "method": cfg.train.method, "z_dim": cfg.model.z_dim,
-        "encoder": cfg.model.encoder, "decoder": cfg.model.decoder, "seed": cfg.train.seed,
-        "epochs": result.epochs, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
-        "stopped_early": result.stopped_early, "train_seconds": round(result.seconds, 1),
-        "device": str(dev), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "tsdsae": __version__, "git_commit": commits[0] if commits else None,
-        # every commit that trained a part of the run (a run split by --stop-after may span several)
-        "git_commits": commits,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-
-
-
 @torch.no_grad()
 def evaluate_loss(model: DSAE, x: torch.Tensor, plan: StagePlan, snapshot: GlobalEncoder | None,
                   batch_size: int = 128) -> dict[str, float]:
@@ -315,92 +271,17 @@ def evaluate_loss(model: DSAE, x: torch.Tensor, plan: StagePlan, snapshot: Globa
     return {k: v / len(x) for k, v in sums.items()}
 
 
-# --- checkpoints -----------------------------------------------------------------------
-
-def save_checkpoint(path: Path, cfg: Config, model: DSAE, snapshot: GlobalEncoder | None,
-                    opt: torch.optim.Optimizer | None, state: dict[str, Any]) -> None:
-    """Write a checkpoint atomically: a temporary file in the same folder, then a rename."""
-    payload = {
-        "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": cfg.to_dict(),
-        "model": model.state_dict(), "snapshot": None if snapshot is None else snapshot.state_dict(),
-        "optimizer": None if opt is None else opt.state_dict(), "state": dict(state),
-        "rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
-    }
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a tsdsae checkpoint; a one-line error for a missing, truncated or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise TsdsaeError(f"checkpoint not found: {path}")
-    try:
-        ck = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises many types for a cut or alien file
-        raise TsdsaeError(f"checkpoint {path} is truncated or corrupt ({type(e).__name__})") from None
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-        raise TsdsaeError(f"{path} is not a tsdsae checkpoint")
-    if ck.get("version") != CHECKPOINT_VERSION:
-        raise TsdsaeError(f"checkpoint {path} has version {ck.get('version')}, expected {CHECKPOINT_VERSION}")
-    if "config" not in ck or "model" not in ck.get("config", {}):
-        raise TsdsaeError(f"checkpoint {path} carries no model configuration")
-    return ck
-
-
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[Config, DSAE]:
-    """The configuration and model (eval mode) stored in a checkpoint or a run folder's best.pt."""
-    path = Path(path)
-    folder_cfg = None
-    if path.is_dir():
-        folder_cfg = run_config(path)
-        path = path / "best.pt"
-    ck = load_checkpoint(path, map_location)
-    cfg = Config.from_dict(ck["config"])
-    if folder_cfg is not None and training_identity(folder_cfg) != training_identity(cfg):
-        raise TsdsaeError(f"{path} was written by another configuration than the folder's config.json")
-    model = DSAE(cfg.model)
-    model.load_state_dict(ck["model"])
-    return cfg, model.eval()
-
-
-def run_config(run_dir: str | os.PathLike) -> Config:
-    """The configuration of a run folder (its ``config.json``), without loading a checkpoint."""
-    return Config.from_dict(json.loads((run_folder(run_dir) / "config.json").read_text()))
-
-
-def run_folder(run_dir: str | os.PathLike) -> Path:
-    """``run_dir`` as a Path; a one-line error when it is missing or holds no run."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise TsdsaeError(f"run folder not found: {run_dir}")
-    if not (run_dir / "config.json").is_file():
-        raise TsdsaeError(f"{run_dir} is not a tsdsae run folder (no config.json)")
-    return run_dir
-
-
-def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """The per-epoch records of a run folder."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        raise TsdsaeError(f"{run_dir} has no metrics.jsonl: not a tsdsae run folder")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _check_config(run_dir: Path, cfg: Config) -> None:
-    """Refuse a folder that holds training of another configuration; a folder with a config.json
-    and nothing trained (a failed start) is free to take the new one."""
-    path = run_dir / "config.json"
-    trained = (run_dir / "last.pt").is_file() or (run_dir / "result.json").is_file()
-    if path.exists() and trained:
-        try:
-            saved = training_identity(json.loads(path.read_text()))
-        except (json.JSONDecodeError, TsdsaeError):
-            raise TsdsaeError(f"{path} is damaged: delete the folder or train into another one") from None
-        if saved != training_identity(cfg):
-            raise TsdsaeError(f"{run_dir} holds a run with a different configuration: use another folder")
+def _check_request(run_dir: Path, cfg: Config, stop_after: int | None, track_every: int) -> None:
+    """One-line errors for a call :func:`train` cannot honour, before any data are built."""
+    if stop_after is not None and stop_after < 1:
+        raise TsdsaeError(f"stop_after must be at least 1 epoch, got {stop_after}")
+    if track_every < 0:
+        raise TsdsaeError(f"track_every (--track-swap-every) must be 0 (off) or a positive number of epochs, "
+                          f"got {track_every}")
+    if (run_dir / "result.json").is_file() and not (run_dir / "last.pt").is_file():
+        raise TsdsaeError(f"{run_dir} holds a finished run without its last.pt (a committed run): "
+                          "load it with load_model, or train into another folder")
+    check_config(run_dir, cfg)  # a wrong folder fails fast
 
 
 def _check_features(x_train: torch.Tensor, x_val: torch.Tensor, x_dim: int) -> None:
@@ -412,15 +293,3 @@ def _check_features(x_train: torch.Tensor, x_val: torch.Tensor, x_dim: int) -> N
             raise TsdsaeError(f"the data set has no {name} clips: synthesise more melodies (at least 10)")
         if not torch.isfinite(x).all():
             raise TsdsaeError(f"the {name} features hold NaN or inf: rebuild the data set (tsdsae synth --rebuild)")
-
-
-def _truncate_metrics(path: Path, epochs: int) -> None:
-    """Drop metric lines of epochs the checkpoint does not contain (a kill between the two writes)."""
-    if not path.exists():
-        return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    keep = [ln for ln in lines[:epochs] if json.loads(ln)["epoch"] < epochs]
-    if len(keep) != len(lines):
-        tmp = path.with_name(f".metrics.tmp-{os.getpid()}")
-        tmp.write_text("".join(ln + "\n" for ln in keep))
-        os.replace(tmp, path)

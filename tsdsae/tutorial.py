@@ -13,11 +13,14 @@ another process (a sweep, say) keeps the machine busy.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from IPython.display import Code
 
 from .config import Config, load_preset
 from .data import MelodyAudioDataset, build_dataset
@@ -25,7 +28,8 @@ from .device import torch_threads
 from .evaluation.suite import evaluate_run
 from .evaluation.swap import track_swap_f1
 from .models import DSAE
-from .training import load_or_train, run_config, run_name
+from .runs import run_config, run_name
+from .training import load_or_train
 
 #: Committed runs live here in a clone of the repository.
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -81,3 +85,9 @@ def tutorial_evaluation(run_dir: Path, dataset: MelodyAudioDataset | None = None
             return saved
     with torch_threads(1 if cfg.quick else None):
         return evaluate_run(run_dir, dataset=dataset, progress=progress)
+
+
+def show_code(*objects: Any) -> Code:
+    """The library's own source of ``objects`` (functions, classes, methods), highlighted for a
+    notebook: the page shows the code that runs, so page and library cannot drift."""
+    return Code("\n\n".join(inspect.getsource(o).rstrip() for o in objects), language="python")

@@ -14,23 +14,26 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pretty_midi
 import torch
+import torchaudio
 from tqdm.auto import tqdm
 
+from .. import __version__
 from ..config import DataConfig, FeatureConfig, content_hash
 from ..device import torch_threads
 from ..errors import TsdsaeError
 from ..features import log_mel
-from ..io import pid_alive, write_json_atomic
+from ..io import building_folder, file_sha256, write_json_atomic
 from .melodies import FACTORS, factors_of, select
-from .render import file_sha256, find_soundfont, fluidsynth_version, program_of, render_many
+from .render import find_soundfont, fluidsynth_version, program_of, render_many
 
 CACHE_ENV = "TSDSAE_CACHE"
 FORMAT_VERSION = 1
@@ -56,8 +59,8 @@ class MelodyAudioDataset:
     manifest: dict[str, Any]
     features: np.ndarray
     audio: np.ndarray
-    melody: np.ndarray
-    factors: np.ndarray
+    melody: np.ndarray | None
+    factors: np.ndarray | None
     instrument: np.ndarray
     train: np.ndarray
     val: np.ndarray
@@ -70,15 +73,15 @@ class MelodyAudioDataset:
 
     @property
     def has_score(self) -> bool:
-        """Whether every clip has a dMelodies score (factors, pitches); recordings have none."""
-        return self.manifest.get("kind", "dmelodies") == "dmelodies"
+        """Whether every clip has a dMelodies score (melody, factors); recordings (URMP) have none."""
+        return self.factors is not None
 
     @property
     def sample_rate(self) -> int:
         return int(self.manifest["data"]["sample_rate"])
 
     def __len__(self) -> int:
-        return len(self.melody)
+        return len(self.instrument)
 
     def split(self, name: str) -> np.ndarray:
         """Item indices of split ``'train'``, ``'val'`` or ``'test'``."""
@@ -92,6 +95,8 @@ class MelodyAudioDataset:
 
     def factor(self, name: str) -> np.ndarray:
         """Labels of one dMelodies factor (e.g. ``'rhythm_bar1'``) for every item."""
+        if self.factors is None:
+            raise TsdsaeError(f"{self.path} holds recordings without a score: no factor {name!r}")
         return self.factors[:, FACTORS.index(name)]
 
     def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,7 +137,7 @@ def draw_items(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 def dataset_key(data: DataConfig, features: FeatureConfig, soundfont: Path) -> str:
     """The cache key: a hash of every parameter that changes the dataset's content."""
     settings = {k: v for k, v in asdict(data).items() if k != "path"} | {"soundfont": None}
-    return content_hash(settings, features, file_sha256(str(soundfont)), FORMAT_VERSION)
+    return content_hash(settings, features, file_sha256(soundfont), FORMAT_VERSION)
 
 
 def build_dataset(
@@ -158,6 +163,7 @@ def build_dataset(
         raise TsdsaeError(
             f"data renders at {data.sample_rate} Hz but features expect {features.sample_rate} Hz"
         )
+    features.check_clip(data.n_samples, "data")
     for name in data.instruments:
         program_of(name)  # an unknown instrument fails here, before any work starts
     soundfont = find_soundfont(data.soundfont)
@@ -169,61 +175,101 @@ def build_dataset(
     started = time.perf_counter()
     melody, instrument, train, val = draw_items(data)
     labels = factors_of(melody)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_builds(final)
-    tmp = final.with_name(f"{final.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    with torch_threads(1):  # the renderers use the other cores; spinning threads would slow them
-        try:
-            audio = np.lib.format.open_memmap(tmp / "audio.npy", "w+", np.int16, (len(melody), data.n_samples))
-            t0 = time.perf_counter()
-            clips = render_many(
-                labels, [data.instruments[k] for k in instrument], soundfont=soundfont,
-                sample_rate=data.sample_rate, n_samples=data.n_samples, tempo_bpm=data.tempo_bpm,
-                velocity=data.velocity, workers=workers,
-            )
-            feats = np.lib.format.open_memmap(
-                tmp / "features.npy", "w+", np.float32,
-                (len(melody), features.n_frames(data.n_samples), features.n_mels),
-            )
-            for i, clip in tqdm(clips, total=len(melody), desc=f"render {data.name}", disable=not progress,
-                                unit="clip"):
-                pcm = np.round(clip * 32767.0).astype(np.int16)  # features from what is stored
-                audio[i] = pcm
-                feats[i] = log_mel(pcm / np.float32(32767.0), data.sample_rate, features).numpy()
-            render_s = time.perf_counter() - t0
-            audio.flush()
-            feats.flush()
-            del audio, feats
-            np.savez(tmp / "labels.npz", melody=melody, factors=labels, instrument=instrument,
-                     train=train, val=val)
-            manifest = _manifest(data, features, soundfont, melody, instrument, train, val,
-                                 render_s, time.perf_counter() - started)
-            write_json_atomic(tmp / MANIFEST, manifest)
-            publish_folder(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    with torch_threads(1), building_folder(final) as tmp:  # the renderers use the other cores
+        audio = np.lib.format.open_memmap(tmp / "audio.npy", "w+", np.int16, (len(melody), data.n_samples))
+        t0 = time.perf_counter()
+        clips = render_many(
+            labels, [data.instruments[k] for k in instrument], soundfont=soundfont,
+            sample_rate=data.sample_rate, n_samples=data.n_samples, tempo_bpm=data.tempo_bpm,
+            velocity=data.velocity, workers=workers,
+        )
+        feats = np.lib.format.open_memmap(
+            tmp / "features.npy", "w+", np.float32,
+            (len(melody), features.n_frames(data.n_samples), features.n_mels),
+        )
+        for i, clip in tqdm(clips, total=len(melody), desc=f"render {data.name}", disable=not progress,
+                            unit="clip"):
+            pcm = np.round(clip * 32767.0).astype(np.int16)  # features from what is stored
+            audio[i] = pcm
+            feats[i] = log_mel(pcm / np.float32(32767.0), data.sample_rate, features).numpy()
+        render_s = time.perf_counter() - t0
+        audio.flush()
+        feats.flush()
+        del audio, feats
+        np.savez(tmp / "labels.npz", melody=melody, factors=labels, instrument=instrument, train=train, val=val)
+        write_manifest(tmp, _manifest(data, features, soundfont, melody, instrument, train, val,
+                                      render_s, time.perf_counter() - started))
     return load_dataset(final)
 
 
 def load_dataset(path: str | os.PathLike) -> MelodyAudioDataset:
-    """Open a finished dataset folder (one with a manifest) written by :func:`build_dataset`."""
+    """Open a finished dataset folder (one with a manifest) written by :func:`build_dataset`.
+
+    The folder is verified first (:func:`verify_dataset`): a damaged cache is refused in one line.
+    """
     path = Path(path)
-    if not (path / MANIFEST).is_file():
-        raise TsdsaeError(f"{path} is not a finished tsdsae dataset (no {MANIFEST})")
-    manifest = json.loads((path / MANIFEST).read_text())
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise TsdsaeError(f"{path} was written by another tsdsae format version; rebuild it")
+    manifest = verify_dataset(path)
     lab = np.load(path / "labels.npz")
+    score = manifest.get("kind", "dmelodies") == "dmelodies"
     return MelodyAudioDataset(
         path=path, manifest=manifest,
         features=np.load(path / "features.npy", mmap_mode="r"),
         audio=np.load(path / "audio.npy", mmap_mode="r"),
-        melody=lab["melody"], factors=lab["factors"], instrument=lab["instrument"],
-        train=lab["train"], val=lab["val"], **({"test": lab["test"]} if "test" in lab else {}),
+        melody=lab["melody"] if score else None, factors=lab["factors"] if score else None,
+        instrument=lab["instrument"], train=lab["train"], val=lab["val"],
+        **({"test": lab["test"]} if "test" in lab else {}),
     )
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write ``folder/manifest.json`` (last, atomically) with the size and sha256 of every file
+    beside it and a checksum of its own content, which :func:`verify_dataset` checks."""
+    files = {f.name: {"bytes": f.stat().st_size, "sha256": file_sha256(f)}
+             for f in sorted(folder.iterdir()) if f.is_file() and f.name != MANIFEST}
+    manifest = {k: v for k, v in manifest.items() if k != "checksum"} | {"files": files}
+    write_json_atomic(folder / MANIFEST, manifest | {"checksum": content_hash(manifest)})
+
+
+_VERIFIED: dict[tuple, dict[str, Any]] = {}  # folders verified by this process, by their files' stat
+
+
+def verify_dataset(path: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of the dataset folder ``path`` once every file matches it (size and sha256) and
+    the manifest matches its own checksum; a one-line error that says to rebuild otherwise.
+
+    Contents are hashed once per process and folder state (≈ 1 s for the paper's 600 MB set).
+    A folder written before manifests carried checksums gains them on its first load.
+    """
+    path = Path(path)
+    rebuild = "rebuild it (tsdsae synth --rebuild with the same settings, or delete the folder)"
+    if not (path / MANIFEST).is_file():
+        raise TsdsaeError(f"{path} is not a finished tsdsae dataset (no {MANIFEST})")
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise TsdsaeError(f"{path / MANIFEST} is damaged: {rebuild}") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise TsdsaeError(f"{path} was written by another tsdsae format version: {rebuild}")
+    if "files" not in manifest:  # written before checksums: record them now
+        write_manifest(path, manifest)
+        manifest = json.loads((path / MANIFEST).read_text())
+    if manifest.get("checksum") != content_hash({k: v for k, v in manifest.items() if k != "checksum"}):
+        raise TsdsaeError(f"{path / MANIFEST} was changed after the build: {rebuild}")
+    state = (str(path.resolve()),) + tuple(
+        (name, (path / name).stat().st_size, (path / name).stat().st_mtime_ns) if (path / name).is_file() else name
+        for name in sorted(manifest["files"]))
+    if state in _VERIFIED:
+        return _VERIFIED[state]
+    for name, want in manifest["files"].items():
+        f = path / name
+        if not f.is_file():
+            raise TsdsaeError(f"{f} is missing: {rebuild}")
+        if f.stat().st_size != want["bytes"]:
+            raise TsdsaeError(f"{f} has {f.stat().st_size} bytes, the build wrote {want['bytes']}: {rebuild}")
+        if file_sha256(f) != want["sha256"]:
+            raise TsdsaeError(f"{f} was changed after the build (checksum differs): {rebuild}")
+    _VERIFIED[state] = manifest
+    return manifest
 
 
 def load_prepared(data: DataConfig, features: FeatureConfig) -> MelodyAudioDataset:
@@ -239,36 +285,7 @@ def load_prepared(data: DataConfig, features: FeatureConfig) -> MelodyAudioDatas
     return ds
 
 
-def publish_folder(tmp: Path, final: Path) -> None:
-    """Move a finished build into place atomically, replacing an older copy if any."""
-    old = None
-    if final.exists():
-        old = final.with_name(f"{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    try:
-        os.replace(tmp, final)
-    except OSError:  # another process published the same build in between
-        shutil.rmtree(tmp, ignore_errors=True)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def remove_stale_builds(final: Path) -> None:
-    """Delete partial builds of ``final`` left by processes that no longer run."""
-    for stale in final.parent.glob(f"{final.name}.partial-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-
-
 def _manifest(data, features, soundfont, melody, instrument, train, val, render_s, total_s) -> dict:
-    import sys
-
-    import pretty_midi
-    import torchaudio
-
-    from .. import __version__
-
     names = data.instruments
     counts = {
         split: {names[k]: int(np.sum(instrument[idx] == k)) for k in range(len(names))}
@@ -278,7 +295,7 @@ def _manifest(data, features, soundfont, melody, instrument, train, val, render_
         "format_version": FORMAT_VERSION,
         "data": asdict(data),
         "features": asdict(features),
-        "soundfont": {"path": str(soundfont), "sha256": file_sha256(str(soundfont))},
+        "soundfont": {"path": str(soundfont), "sha256": file_sha256(soundfont)},
         "counts": {"items": int(len(melody)), **counts},
         "splits": {"train": train.tolist(), "val": val.tolist()},
         "versions": {

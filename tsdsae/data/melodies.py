@@ -113,7 +113,9 @@ def _value_labels(name: str, values: Iterable) -> list[int]:
     size = FACTOR_SIZES[FACTORS.index(name)]
     out = []
     for v in values:
-        if isinstance(v, str | tuple) or (name == "octave" and v in OCTAVES):
+        if name == "octave" and v not in OCTAVES:  # octaves are numbers: a label 0..2 would read as one
+            raise TsdsaeError(f"factor 'octave' has no value {v!r}: the octaves are {', '.join(map(str, OCTAVES))}")
+        if isinstance(v, str | tuple) or name == "octave":
             if v not in table:
                 raise TsdsaeError(
                     f"factor '{name}' has no value {v!r}: allowed {', '.join(map(str, table))}"
@@ -135,7 +137,8 @@ def select(
     """Dataset indices of the melodies whose factors take the given values, in dataset order.
 
     ``where`` maps factor names to allowed values: readable ones (``{"tonic": ["C"],
-    "octave": [4], "scale": ["major"]}``) or labels. The two flags drop melodies whose
+    "octave": [4], "scale": ["major"]}``) or labels (except the octave, given only as 4, 5 or 6,
+    so that ``[1]`` is not silently read as octave 5). The two flags drop melodies whose
     first bar starts with a rest or whose second bar ends with a rest, as the paper does.
     """
     where = dict(where or {})

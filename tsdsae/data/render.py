@@ -11,7 +11,6 @@ padded to exactly 64,000 samples and divided by the clip's peak. A
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -79,15 +78,6 @@ def find_soundfont(explicit: str | os.PathLike | None = None) -> Path:
 
 
 @lru_cache(maxsize=8)
-def file_sha256(path: str) -> str:
-    """sha256 of a file, for manifests (cached per path)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _fluidsynth():
     try:
         import fluidsynth

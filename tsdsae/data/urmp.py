@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -35,19 +34,12 @@ import torch
 import torchaudio
 from tqdm.auto import tqdm
 
+from .. import __version__
 from ..config import FeatureConfig, UrmpConfig, content_hash
 from ..errors import TsdsaeError
 from ..features import log_mel
-from ..io import write_json_atomic
-from .dataset import (
-    FORMAT_VERSION,
-    MANIFEST,
-    MelodyAudioDataset,
-    default_cache_dir,
-    load_dataset,
-    publish_folder,
-    remove_stale_builds,
-)
+from ..io import building_folder
+from .dataset import FORMAT_VERSION, MANIFEST, MelodyAudioDataset, default_cache_dir, load_dataset, write_manifest
 
 #: URMP's instrument codes and the names the library uses for them.
 URMP_CODES = {
@@ -128,6 +120,7 @@ def prepare_urmp(root: str | os.PathLike, cfg: UrmpConfig | None = None, feature
     features.validate()
     if cfg.sample_rate != features.sample_rate:
         raise TsdsaeError(f"urmp: clips at {cfg.sample_rate} Hz but features expect {features.sample_rate} Hz")
+    features.check_clip(cfg.n_samples, "urmp")
     root = Path(root).expanduser()
     tracks = find_tracks(root, cfg.instruments)
     listing = [(str(p.relative_to(root)), p.stat().st_size) for paths in tracks.values() for p in paths]
@@ -137,10 +130,35 @@ def prepare_urmp(root: str | os.PathLike, cfg: UrmpConfig | None = None, feature
         return load_dataset(final)
 
     started = time.perf_counter()
+    clips, info, per_instrument = _confident_segments(root, tracks, cfg, progress)
+    track_names = [str(p.relative_to(root)) for paths in tracks.values() for p in paths]
+    split = _split(len(clips), cfg)
+    names = [URMP_CODES[c] for c in tracks]
+
+    with building_folder(final) as tmp:
+        pcm = np.round(clips * 32767.0).astype(np.int16)
+        np.save(tmp / "audio.npy", pcm)
+        feats = np.lib.format.open_memmap(tmp / "features.npy", "w+", np.float32,
+                                          (len(pcm), features.n_frames(cfg.n_samples), features.n_mels))
+        for start in tqdm(range(0, len(pcm), 64), desc="log-mel", disable=not progress):
+            feats[start:start + 64] = log_mel(pcm[start:start + 64] / np.float32(32767.0), cfg.sample_rate,
+                                              features).numpy()
+        feats.flush()
+        del feats
+        np.savez(tmp / "labels.npz", instrument=np.asarray(info["instrument"]), track=np.asarray(info["track"]),
+                 start_s=np.asarray(info["start_s"]), confidence=np.asarray(info["confidence"]), **split)
+        write_manifest(tmp, _manifest(root, cfg, features, names, per_instrument, track_names,
+                                      info["instrument"], split, time.perf_counter() - started))
+    return load_dataset(final)
+
+
+def _confident_segments(root: Path, tracks: dict[str, list[Path]], cfg: UrmpConfig, progress: bool
+                        ) -> tuple[np.ndarray, dict[str, list], dict[str, dict[str, Any]]]:
+    """Steps 1–4 of :func:`prepare_urmp` per instrument: the kept clips, where each came from
+    (instrument, track index, start, confidence) and per-instrument counts."""
     kept: list[np.ndarray] = []
     info: dict[str, list] = {"instrument": [], "track": [], "start_s": [], "confidence": []}
     per_instrument: dict[str, dict[str, Any]] = {}
-    track_names = [str(p.relative_to(root)) for paths in tracks.values() for p in paths]
     first_track = 0  # index into track_names of the current instrument's first track
     for k, (code, paths) in enumerate(tracks.items()):
         audio = [read_track(p, cfg.sample_rate) for p in tqdm(paths, desc=f"read {code}", disable=not progress)]
@@ -167,36 +185,7 @@ def prepare_urmp(root: str | os.PathLike, cfg: UrmpConfig | None = None, feature
             info["confidence"] += conf[keep].tolist()
     if not kept:
         raise TsdsaeError(f"no segment of {root} passed the CREPE confidence filter (> {cfg.min_confidence})")
-    clips = np.concatenate(kept)
-    split = _split(len(clips), cfg)
-    names = [URMP_CODES[c] for c in tracks]
-
-    final.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_builds(final)
-    tmp = final.with_name(f"{final.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        pcm = np.round(clips * 32767.0).astype(np.int16)
-        np.save(tmp / "audio.npy", pcm)
-        feats = np.lib.format.open_memmap(tmp / "features.npy", "w+", np.float32,
-                                          (len(pcm), features.n_frames(cfg.n_samples), features.n_mels))
-        for start in tqdm(range(0, len(pcm), 64), desc="log-mel", disable=not progress):
-            feats[start:start + 64] = log_mel(pcm[start:start + 64] / np.float32(32767.0), cfg.sample_rate,
-                                              features).numpy()
-        feats.flush()
-        del feats
-        n = len(pcm)
-        np.savez(tmp / "labels.npz", melody=np.full(n, -1), factors=np.full((n, 9), -1),
-                 instrument=np.asarray(info["instrument"]), track=np.asarray(info["track"]),
-                 start_s=np.asarray(info["start_s"]), confidence=np.asarray(info["confidence"]), **split)
-        write_json_atomic(tmp / MANIFEST, _manifest(root, cfg, features, names, per_instrument, track_names,
-                                                    info["instrument"], split, time.perf_counter() - started))
-        publish_folder(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return load_dataset(final)
+    return np.concatenate(kept), info, per_instrument
 
 
 def _split(n: int, cfg: UrmpConfig) -> dict[str, np.ndarray]:
@@ -210,8 +199,6 @@ def _split(n: int, cfg: UrmpConfig) -> dict[str, np.ndarray]:
 
 
 def _manifest(root, cfg, features, names, per_instrument, track_names, instrument, split, total_s) -> dict:
-    from .. import __version__
-
     instrument = np.asarray(instrument)
     return {
         "format_version": FORMAT_VERSION,

@@ -1,6 +1,19 @@
 """Evaluation: swaps (``swap``), pitch (``pitch``), FAD (``fad``), several global factors (``factors``),
 linear probes (``probing``) and the whole suite of a run folder (``suite``)."""
 
-from .swap import SwapResult, encode, partners, swap_decode, swap_f1, swap_pair
+from .swap import (
+    DECODED,
+    SWAP_KINDS,
+    SwapResult,
+    encode,
+    example_pair,
+    partners,
+    regulariser_values,
+    swap_decode,
+    swap_f1,
+    swap_one_to_many,
+    swap_pair,
+)
 
-__all__ = ["SwapResult", "encode", "partners", "swap_decode", "swap_f1", "swap_pair"]
+__all__ = ["DECODED", "SWAP_KINDS", "SwapResult", "encode", "example_pair", "partners", "regulariser_values",
+           "swap_decode", "swap_f1", "swap_one_to_many", "swap_pair"]

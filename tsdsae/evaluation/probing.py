@@ -29,11 +29,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..config import FeatureConfig
-from ..data.dataset import MelodyAudioDataset
+from ..data.dataset import MelodyAudioDataset, build_dataset
 from ..data.melodies import N_BARS, SLOTS_PER_BAR
 from ..device import seeded
 from ..io import write_json_atomic
 from ..models import DSAE
+from ..runs import load_model, run_folder
 from .factors import global_labels
 from .swap import encode
 
@@ -95,9 +96,6 @@ def probe_model(model: DSAE, ds: MelodyAudioDataset, features: FeatureConfig, *,
 def probe_run(run_dir: str | os.PathLike, *, dataset: MelodyAudioDataset | None = None,
               write: bool = True) -> dict[str, Any]:
     """:func:`probe_model` on a run folder's best model; writes ``probing.json`` (atomically)."""
-    from ..data import build_dataset
-    from ..training import load_model, run_folder
-
     run_dir = run_folder(run_dir)
     cfg, model = load_model(run_dir)
     ds = dataset if dataset is not None else build_dataset(cfg.data, cfg.features, progress=False)

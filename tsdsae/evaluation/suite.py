@@ -30,8 +30,9 @@ from ..data import MelodyAudioDataset, build_dataset
 from ..device import seeded
 from ..errors import TsdsaeError
 from ..features import resynthesise
-from ..io import write_json_atomic
-from ..training import load_model, run_folder
+from ..io import atomic_path, write_json_atomic
+from ..models import DSAE
+from ..runs import load_model, run_folder
 from .factors import factor_swap_f1, global_labels, octave_by_pitch
 from .fad import CrepeEmbedding, frechet_distance, gaussian_stats
 from .pitch import crepe_pitch, mean_rpa, score_pitch
@@ -65,40 +66,53 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
 
     sel = select_clips(ds, ev)
     ref = reference(ds, ev, progress=progress)
-    i_idx, j_idx = sel["pitch_i"], sel["pitch_j"]
-    with seeded(ev.seed):
-        v, z = encode(model, np.concatenate([ds.features[i_idx], ds.features[j_idx]]))
-    n = len(i_idx)  # the swaps pair i (first half) with its partner j (second half)
-    decoded = swap_decode(model, v, z, np.arange(n, 2 * n), i=np.arange(n))
-    f0 = {k: _pitch(resynthesise(f, cfg.features, n_iter=ev.griffin_lim_iters, seed=ev.seed), ev, progress)
-          for k, f in decoded.items()}
-    out["rpa"] = {
-        "crepe_model": ev.crepe_model, "n_clips": n,
-        "vs_resynthesised_input": {"pre": mean_rpa(ref["f0_i"], f0["pre"]),
-                                   "post_global": mean_rpa(ref["f0_i"], f0["post_global"]),
-                                   "post_local": mean_rpa(ref["f0_j"], f0["post_local"])},
-    }
-    if ds.has_score:
-        out["rpa"]["vs_score"] = {
-            "input": mean_rpa(ref["score_i"], ref["f0_i"]), "pre": mean_rpa(ref["score_i"], f0["pre"]),
-            "post_global": mean_rpa(ref["score_i"], f0["post_global"]),
-            "post_local": mean_rpa(ref["score_j"], f0["post_local"])}
+    out["rpa"] = _rpa(model, ds, ev, cfg.features, sel, ref, progress)
     steps.update()
-
-    x = torch.as_tensor(np.asarray(ds.features[sel["fad"]]))
-    with seeded(ev.seed), torch.no_grad():
-        x_hat = model(x).x_hat
-    embedding = CrepeEmbedding(ev.fad_model, ev.fad_hop_s, progress=progress)
-    stats = gaussian_stats(embedding(resynthesise(x_hat, cfg.features, n_iter=ev.griffin_lim_iters, seed=ev.seed),
-                                     cfg.features.sample_rate))
-    out["fad"] = {"embedding": embedding.name, "n_clips": len(sel["fad"]),
-                  "reconstruction_vs_input": frechet_distance(ref["fad_mu"], ref["fad_cov"], *stats)}
+    out["fad"] = _fad(model, ds, ev, cfg.features, sel, ref, progress)
     steps.update()
     steps.close()
     out["seconds"] = round(time.perf_counter() - started, 1)
     if write:
         write_json_atomic(run_dir / "evaluation.json", out)
     return out
+
+
+def _rpa(model: DSAE, ds: MelodyAudioDataset, ev: EvalConfig, features: FeatureConfig, sel: dict[str, np.ndarray],
+         ref: dict[str, np.ndarray], progress: bool) -> dict[str, Any]:
+    """Raw pitch accuracy of the three decodings of the pitch pairs, against CREPE on the resynthesised
+    inputs and (dMelodies) against the score."""
+    i_idx, j_idx = sel["pitch_i"], sel["pitch_j"]
+    with seeded(ev.seed):
+        v, z = encode(model, np.concatenate([ds.features[i_idx], ds.features[j_idx]]))
+    n = len(i_idx)  # the swaps pair i (first half) with its partner j (second half)
+    decoded = swap_decode(model, v, z, np.arange(n, 2 * n), i=np.arange(n))
+    f0 = {k: _pitch(resynthesise(f, features, n_iter=ev.griffin_lim_iters, seed=ev.seed), ev, progress)
+          for k, f in decoded.items()}
+    rpa = {
+        "crepe_model": ev.crepe_model, "n_clips": n,
+        "vs_resynthesised_input": {"pre": mean_rpa(ref["f0_i"], f0["pre"]),
+                                   "post_global": mean_rpa(ref["f0_i"], f0["post_global"]),
+                                   "post_local": mean_rpa(ref["f0_j"], f0["post_local"])},
+    }
+    if ds.has_score:
+        rpa["vs_score"] = {
+            "input": mean_rpa(ref["score_i"], ref["f0_i"]), "pre": mean_rpa(ref["score_i"], f0["pre"]),
+            "post_global": mean_rpa(ref["score_i"], f0["post_global"]),
+            "post_local": mean_rpa(ref["score_j"], f0["post_local"])}
+    return rpa
+
+
+def _fad(model: DSAE, ds: MelodyAudioDataset, ev: EvalConfig, features: FeatureConfig, sel: dict[str, np.ndarray],
+         ref: dict[str, np.ndarray], progress: bool) -> dict[str, Any]:
+    """FAD of the reconstructions of the FAD clips against the resynthesised inputs."""
+    x = torch.as_tensor(np.asarray(ds.features[sel["fad"]]))
+    with seeded(ev.seed), torch.no_grad():
+        x_hat = model(x).x_hat
+    embedding = CrepeEmbedding(ev.fad_model, ev.fad_hop_s, progress=progress)
+    stats = gaussian_stats(embedding(resynthesise(x_hat, features, n_iter=ev.griffin_lim_iters, seed=ev.seed),
+                                     features.sample_rate))
+    return {"embedding": embedding.name, "n_clips": len(sel["fad"]),
+            "reconstruction_vs_input": frechet_distance(ref["fad_mu"], ref["fad_cov"], *stats)}
 
 
 def select_clips(ds: MelodyAudioDataset, ev: EvalConfig) -> dict[str, np.ndarray]:
@@ -136,9 +150,8 @@ def reference(ds: MelodyAudioDataset, ev: EvalConfig, *, progress: bool = False)
             ref[f"score_{name}"] = np.stack([score_pitch(ds.factors[k], f0_i.shape[1], tempo)
                                               for k in sel[f"pitch_{name}"]])
     path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, **ref)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **ref)
     return ref
 
 

@@ -24,7 +24,15 @@ from sklearn.metrics import f1_score
 
 from ..data.dataset import MelodyAudioDataset
 from ..device import module_device, seeded
+from ..errors import TsdsaeError
 from ..models import DSAE, reparameterise
+from ..objectives import swap_regularisers
+
+#: The three decodings of a pair (i, j), in the protocol's order: key, name of the condition.
+SWAP_KINDS = (("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap"))
+#: What each decoding is, for titles and players.
+DECODED = {"pre": "Dec(z^i, v^i): i reconstructed", "post_global": "Dec(z^i, v^j): z of i, v of j",
+           "post_local": "Dec(z^j, v^i): z of j, v of i"}
 
 
 @torch.no_grad()
@@ -119,17 +127,61 @@ def swap_f1(model: DSAE, ds: MelodyAudioDataset, *, seed: int = 0, split: str = 
     return SwapResult(**{k: float(s) for k, s in scores.items()})
 
 
-def swap_pair(model: DSAE, ds: MelodyAudioDataset, i: int, j: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Decodings of clips i and j with their latents exchanged, as (T, n_mels) arrays.
+def example_pair(ds: MelodyAudioDataset, first: int | str = 0, second: int | str = 1,
+                 split: str = "val") -> tuple[int, int]:
+    """The first clip of ``split`` of instrument ``first`` and of ``second`` (indices or names):
+    the pair (i, j) the notebooks show and play."""
+    idx = ds.split(split)
+    out = []
+    for inst in (first, second):
+        if isinstance(inst, str) and inst not in ds.instrument_names:
+            raise TsdsaeError(f"no instrument {inst!r} in this data set: it has {', '.join(ds.instrument_names)}")
+        k = ds.instrument_names.index(inst) if isinstance(inst, str) else inst
+        own = idx[ds.instrument[idx] == k]
+        if len(own) == 0:
+            raise TsdsaeError(f"no {split} clip of instrument {inst!r}")
+        out.append(int(own[0]))
+    return out[0], out[1]
 
-    Keys: ``"i reconstructed"`` = Dec(z^i, v^i), ``"z of i, v of j"`` = Dec(z^i, v^j)
-    (global swap), ``"z of j, v of i"`` = Dec(z^j, v^i) (local swap).
-    """
+
+def swap_pair(model: DSAE, ds: MelodyAudioDataset, i: int, j: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """The three decodings of clips i and j (keys of :data:`DECODED`), as (T, n_mels) arrays:
+    ``pre`` = Dec(z^i, v^i), ``post_global`` = Dec(z^i, v^j), ``post_local`` = Dec(z^j, v^i)."""
     with seeded(seed):
         v, z = encode(model, ds.features[[i, j]])
-    dec = swap_decode(model, v, z, np.array([1]), i=np.array([0]))
-    return {"i reconstructed": dec["pre"][0].numpy(), "z of i, v of j": dec["post_global"][0].numpy(),
-            "z of j, v of i": dec["post_local"][0].numpy()}
+    return {k: d[0].numpy() for k, d in swap_decode(model, v, z, np.array([1]), i=np.array([0])).items()}
+
+
+def swap_one_to_many(model: DSAE, ds: MelodyAudioDataset, i: int, js: Sequence[int], seed: int = 0
+                     ) -> dict[str, np.ndarray]:
+    """Clip i's z decoded with its own v (``pre``, (T, n_mels)) and with the v of each clip in ``js``
+    (``post_global``, (len(js), T, n_mels)): one melody, many global latents (notebook 06)."""
+    with seeded(seed):
+        v, z = encode(model, ds.features[[i, *js]])
+    n = len(js)
+    dec = swap_decode(model, v, z, np.arange(1, n + 1), i=np.zeros(n, dtype=int))
+    return {"pre": dec["pre"][0].numpy(), "post_global": dec["post_global"].numpy()}
+
+
+@torch.no_grad()
+def regulariser_values(model: DSAE, ds: MelodyAudioDataset, *, split: str = "val", seed: int = 0,
+                       batch_size: int = 128) -> dict[str, float]:
+    """R1–R4 (paper Eqs. 4–7) of a trained model on ``split``, computed as TS-DSAE's training does
+    (:func:`~tsdsae.objectives.swap_regularisers`: per batch, partners from one random permutation
+    per swap kind), seeded; means over the clips. For a model trained without them, what they
+    would ask of it (notebook 04)."""
+    model.eval()
+    dev = module_device(model)
+    x = torch.as_tensor(np.asarray(ds.features[ds.split(split)]))
+    sums: dict[str, float] = {}
+    with seeded(seed):
+        for xb in x.split(batch_size):
+            post = model(xb.to(dev))
+            b = len(xb)
+            terms = swap_regularisers(model, post, torch.randperm(b, device=dev), torch.randperm(b, device=dev))
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * b
+    return {k: v / len(x) for k, v in sums.items()}
 
 
 def track_swap_f1(seed: int = 0) -> Callable[[DSAE, MelodyAudioDataset], dict[str, float]]:

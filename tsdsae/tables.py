@@ -1,0 +1,218 @@
+"""Markdown tables of data, methods and results (notebooks 01–07, ``tsdsae report``, the README).
+
+Every table is built by :func:`markdown` from a header and rows of cells; methods are named by
+their :attr:`~tsdsae.methods.Method.label` and the swap conditions by
+:data:`~tsdsae.evaluation.swap.SWAP_KINDS`, so every table and figure uses the same names.
+:mod:`tsdsae.plotting` holds the figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .data.melodies import FACTOR_SIZES, FACTOR_VALUES, FACTORS, RHYTHMS
+from .errors import TsdsaeError
+from .evaluation.swap import SWAP_KINDS
+from .methods import METHOD_LABELS, REGISTRY
+
+#: How the probing table groups the factors: local factors of one kind share a column.
+PROBE_GROUPS = {"rhythm_bar1": "rhythm", "rhythm_bar2": "rhythm", **{f"arp_chord{k}": "arpeggio" for k in range(1, 5)}}
+
+
+def markdown(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A Markdown table: one header row, then one row per sequence of cells (each shown with ``str``)."""
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cells(rows: Sequence[Mapping[str, Any]]) -> Iterable[tuple[str, int, list[Mapping[str, Any]]]]:
+    """(method label, z, the runs of that cell) for every method and z present in ``rows``, in order."""
+    for method, label in METHOD_LABELS.items():
+        for z in sorted({r["z_dim"] for r in rows}):
+            sel = [r for r in rows if r["method"] == method and r["z_dim"] == z]
+            if sel:
+                yield label, z, sel
+
+
+# --- data and methods (notebooks 01 and 03) ------------------------------------------
+
+def counts_table(counts: Mapping[str, Mapping[str, int]]) -> str:
+    """Item counts per split and instrument (a manifest's ``counts``)."""
+    splits = [s for s in counts if isinstance(counts[s], Mapping)]
+    names = list(counts[splits[0]])
+    return markdown(["split", *names, "total"],
+                    ([s, *(counts[s][n] for n in names), sum(counts[s][n] for n in names)] for s in splits))
+
+
+def factors_table() -> str:
+    """The nine dMelodies factors and their values."""
+    rows = []
+    for name, size in zip(FACTORS, FACTOR_SIZES, strict=True):
+        values = FACTOR_VALUES[name]
+        if values is RHYTHMS:
+            shown = "6 onsets out of 8 eighth slots, e.g. " + ", ".join(
+                "".join("x" if s in r else "." for s in range(8)) for r in RHYTHMS[:3]) + ", …"
+        else:
+            shown = ", ".join(map(str, values))
+        rows.append([name.replace("_", " "), shown, size])
+    return markdown(["factor", "values", "count"], rows)
+
+
+def methods_table() -> str:
+    """What each training method trains when (:mod:`tsdsae.methods`)."""
+    rows = []
+    for m in REGISTRY.values():
+        stage1 = "— (no stage 1)" if m.stage1_trainable is None else ", ".join(m.stage1_trainable)
+        prior = "q_φC(v\\|x) (informed)" if m.informed_prior else "N(0, I)"
+        rows.append([m.label, stage1, ", ".join(m.stage2_trainable), prior, "R1–R4" if m.regularisers else "—"])
+    return markdown(["method", "stage 1 (epochs < C) trains", "stage 2 trains", "prior of v in stage 2",
+                     "regularisers"], rows)
+
+
+# --- one evaluation per model (notebooks 02–07) --------------------------------------
+
+def swap_table(results: Mapping[str, Mapping[str, float]]) -> str:
+    """Swap F1 scores, one row per model (label → :class:`~tsdsae.evaluation.swap.SwapResult` dict)."""
+    cols = [*SWAP_KINDS, ("encoder", "encoder")]
+    return markdown(["model", *(name for _, name in cols)],
+                    ([label, *(f"{r[k]:.2f}" if k in r else "" for k, _ in cols)] for label, r in results.items()))
+
+
+def rpa_table(evaluations: Mapping[str, Mapping[str, Any]]) -> str:
+    """Raw pitch accuracy of each model (label → ``evaluation.json``): against CREPE on the
+    resynthesised input before and after the swaps, and of the input against the score."""
+    rows = []
+    for label, e in evaluations.items():
+        r = e["rpa"]["vs_resynthesised_input"]
+        rows.append([label, *(f"{r[k]:.2f}" for k, _ in SWAP_KINDS), f"{e['rpa']['vs_score']['input']:.2f}"])
+    return markdown(["model", *(name for _, name in SWAP_KINDS), "input vs score"], rows)
+
+
+def fad_table(evaluations: Mapping[str, Mapping[str, Any]]) -> str:
+    """FAD of each model's reconstructions against the inputs (label → ``evaluation.json``)."""
+    return markdown(["model", "FAD", "embedding", "clips"],
+                    ([label, f"{e['fad']['reconstruction_vs_input']:.2f}", e["fad"]["embedding"], e["fad"]["n_clips"]]
+                     for label, e in evaluations.items()))
+
+
+def regulariser_table(values: Mapping[str, Mapping[str, float]]) -> str:
+    """R1–R4 of each model (label → :func:`~tsdsae.evaluation.swap.regulariser_values`)."""
+    return markdown(["model", "R1", "R2", "R3", "R4"],
+                    ([label, *(f"{r[k]:.3g}" for k in ("r1", "r2", "r3", "r4"))] for label, r in values.items()))
+
+
+def octave_table(result: Mapping[str, Mapping[str, float]]) -> str:
+    """:func:`~tsdsae.evaluation.factors.octave_by_pitch`, one row per kind of pair."""
+    return markdown(["j differs in", "clips", "RPA vs i's score in j's octave", "RPA vs i's score in i's octave",
+                     "frames nearest j's octave"],
+                    ([kind.replace("+", " + "), r["n_clips"], f"{r['rpa_vs_target_octave']:.2f}",
+                      f"{r['rpa_vs_own_octave']:.2f}", f"{r['octave_accuracy']:.2f}"] for kind, r in result.items()))
+
+
+# --- a grid of runs (:func:`tsdsae.results.collect`; notebooks 05–06, ``tsdsae report``) ---
+
+def summary_table(rows: Sequence[Mapping[str, Any]], metric: str = "post_global") -> str:
+    """Swap F1 ``metric``: mean ± sd (n seeds) per method and z."""
+    zs = sorted({r["z_dim"] for r in rows})
+    lines = []
+    for method, label in METHOD_LABELS.items():
+        cells = []
+        for z in zs:
+            vals = [r["swap_f1"][metric] for r in rows if r["method"] == method and r["z_dim"] == z]
+            cells.append(f"{np.mean(vals):.2f} ± {np.std(vals):.2f} (n={len(vals)})" if vals else "—")
+        if any(c != "—" for c in cells):
+            lines.append([label, *cells])
+    return markdown(["method", *(f"z = {z}" for z in zs)], lines)
+
+
+def cost_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Training cost per method and z: epochs and mean wall minutes per run."""
+    return markdown(["method", "z", "runs", "epochs", "train minutes per run (mean)"],
+                    ([label, z, len(sel), sel[0]["epochs"], f"{np.mean([r['train_seconds'] for r in sel]) / 60:.1f}"]
+                     for label, z, sel in _cells(rows)))
+
+
+def quality_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Pitch and sound per method and z: mean RPA (vs the resynthesised input) before and after
+    the swaps, and mean FAD of the reconstructions, over the runs of a cell."""
+    lines = []
+    for label, z, sel in _cells(rows):
+        rpa = [np.mean([r["rpa"]["vs_resynthesised_input"][k] for r in sel]) for k, _ in SWAP_KINDS]
+        fad = np.mean([r["fad"]["reconstruction_vs_input"] for r in sel])
+        lines.append([label, z, len(sel), *(f"{x:.2f}" for x in rpa), f"{fad:.1f}"])
+    return markdown(["method", "z", "runs", "RPA pre-swap", "RPA post-global (vs i)", "RPA post-local (vs j)", "FAD"],
+                    lines)
+
+
+def probing_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The linear probes: balanced accuracy from v and from z per factor group.
+
+    ``rows`` carry ``method``, ``z_dim`` and ``probing`` (``{factor: {"v", "z", "chance", "kind"}}``,
+    as :func:`~tsdsae.results.collect` reads it from ``probing.json``); cells are means over seeds
+    and over the factors of a group (rhythm: both bars; arpeggio: the four chords).
+    """
+    rows = [r for r in rows if r.get("probing")]
+    if not rows:
+        raise TsdsaeError("no probed run: run 'tsdsae probe RUN_DIR' first")
+    groups: dict[str, list[float]] = {}
+    for factor, d in rows[0]["probing"].items():
+        groups.setdefault(PROBE_GROUPS.get(factor, factor), []).append(d["chance"])
+    lines = [["chance", "", "", *(f"{np.mean(c):.2f}" for c in groups.values() for _ in "vz")]]
+    for label, z, sel in _cells(rows):
+        probes = [r["probing"] for r in sel]
+        cells = []
+        for group in groups:
+            factors = [f for f in probes[0] if PROBE_GROUPS.get(f, f) == group]
+            cells += [f"{np.mean([p[f][latent] for p in probes for f in factors]):.2f}" for latent in "vz"]
+        lines.append([label, z, len(sel), *cells])
+    return markdown(["method", "z", "runs", *(f"{g} from {latent}" for g in groups for latent in "vz")], lines)
+
+
+def global_factor_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One row per run: whether each global factor follows v (notebook 06).
+
+    For every factor: its macro-F1 after the global swap on the pairs that differ in that factor
+    alone (1: it follows j's v; 0: it stays with i's z). Where the octave varies, also CREPE's
+    share of frames of those global swaps nearest j's octave, and the RPA against i's score in
+    i's own octave (:func:`~tsdsae.evaluation.factors.octave_by_pitch`).
+    """
+    rows = [r for r in rows if r.get("global_factors")]
+    if not rows:
+        raise TsdsaeError("no run evaluated on several global factors (preset cpu-octave, say)")
+    factors = list(dict.fromkeys(f for r in rows for f in r["global_factors"]["swap_f1"] if "+" not in f))
+    pitch = any("octave" in r["global_factors"].get("octave_by_pitch", {}) for r in rows)
+    head = [f"{f} F1 after the global swap (j differs in {f})" for f in factors]
+    head += ["frames nearest j's octave", "RPA vs i's own octave"] if pitch else []
+    lines = []
+    for r in sorted(rows, key=lambda r: (r["method"], r["seed"])):
+        swaps = r["global_factors"]["swap_f1"]
+        cells = [f"{swaps[f]['f1'][f]['post_global']:.2f}" if f in swaps else "—" for f in factors]
+        if pitch:
+            o = r["global_factors"].get("octave_by_pitch", {}).get("octave")
+            cells += [f"{o['octave_accuracy']:.2f}", f"{o['rpa_vs_own_octave']:.2f}"] if o else ["—", "—"]
+        lines.append([r["run"], r["seed"], *cells])
+    return markdown(["run", "seed", *head], lines)
+
+
+def plateau_table(curves: Mapping[str, Sequence[Mapping[str, Any]]], factors: Sequence[float] = (1.5, 1.2)) -> str:
+    """One row per run: how its validation reconstruction levels off.
+
+    For each run: its lowest validation reconstruction (its own plateau, as far as it trained),
+    the first epoch whose value lies within each of ``factors`` × that lowest value, the last
+    epoch's value, and the lowest and last post-global swap F1 of stage 2 (where tracked).
+    How the long CPU schedule's length was chosen (``results/cpu-long-schedule``).
+    """
+    lines = []
+    for run, ms in curves.items():
+        rec = np.array([m["val"]["rec"] for m in ms])
+        best = int(np.argmin(rec))
+        firsts = [ms[int(np.argmax(rec <= f * rec[best]))]["epoch"] + 1 for f in factors]
+        f1 = [m["swap_f1"]["post_global"] for m in ms if "swap_f1" in m and m["stage"] == 2]
+        lines.append([run, len(ms), f"{rec[best]:.3f} ({ms[best]['epoch'] + 1})", *firsts, f"{rec[-1]:.3f}",
+                      f"{min(f1):.2f} / {f1[-1]:.2f}" if f1 else "—"])
+    return markdown(["run", "epochs", "lowest val rec (epoch)", *(f"first epoch ≤ {f}× lowest" for f in factors),
+                     "last val rec", "post-global F1 in stage 2: lowest / last"], lines)
