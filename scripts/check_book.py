@@ -4,8 +4,9 @@
 
 Chromium loads each page from disk with every network request refused, runs its scripts, and
 the rendered DOM must show: equations typeset by MathJax (no raw ``\\(`` left), computed tables
-as ``<table>`` elements (no paragraph holding a Markdown table), and every image and audio
-source present on disk. Prints one line per problem and exits 1 if there is any.
+as ``<table>`` elements (no paragraph holding a Markdown table), saved widget views rendered, and
+every image, audio and script source present on disk (none from the network). Prints one line
+per problem and exits 1 if there is any.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def problems(page: Path, dom: str) -> list[str]:
         if re.search(r"\|\s*:?-{3,}", para):
             found.append("a Markdown table rendered as a paragraph")
             break
-    for tag, src in re.findall(r"<(img|audio|source)\b[^>]*?\bsrc=\"([^\"]+)\"", dom, flags=re.I):
+    if re.search(r"application/vnd\.jupyter\.widget-view\+json", dom) and not re.search(
+            r"class=\"[^\"]*\bjupyter-widgets\b", dom):
+        found.append("a saved widget view that did not render")
+    for tag, src in re.findall(r"<(img|audio|source|script)\b[^>]*?\bsrc=\"([^\"]+)\"", dom, flags=re.I):
         url = urlparse(src)
         if url.scheme in ("data", "blob"):
             continue

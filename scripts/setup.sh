@@ -62,3 +62,31 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
+
+# The book's widget views without a network: the JavaScript that renders a notebook's saved widget
+# state (the swap explorer), from two pinned npm packages, kept in the venv and copied into the built
+# book by book/_ext/offline_widgets.py.
+WIDGETS="$VENV/share/tsdsae/widgets"
+if [ ! -f "$WIDGETS/embed-amd.js" ] || [ ! -f "$WIDGETS/require.js" ]; then
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "[setup] installing npm (Debian) to fetch the book's widget JavaScript"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+    else
+      echo "[setup] npm is missing; the book's widget views need it once. Install Node.js and npm"
+      echo "    (Debian: sudo apt-get install -y npm), then run this command again."
+      exit 1
+    fi
+  fi
+  echo "[setup] fetching the widget JavaScript (npm: @jupyter-widgets/html-manager@1.0.15, requirejs@2.3.8)"
+  TMP_WIDGETS="$(mktemp -d)"
+  (cd "$TMP_WIDGETS" && npm pack --silent @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 >/dev/null)
+  mkdir -p "$TMP_WIDGETS/html-manager" "$TMP_WIDGETS/requirejs" "$TMP_WIDGETS/out"
+  tar xzf "$TMP_WIDGETS/jupyter-widgets-html-manager-1.0.15.tgz" -C "$TMP_WIDGETS/html-manager"
+  tar xzf "$TMP_WIDGETS/requirejs-2.3.8.tgz" -C "$TMP_WIDGETS/requirejs"
+  find "$TMP_WIDGETS/html-manager/package/dist" -maxdepth 1 -type f ! -name '*.map' ! -name embed.js ! -name libembed-amd.js \
+    -exec cp {} "$TMP_WIDGETS/out/" \;
+  cp "$TMP_WIDGETS/requirejs/package/require.js" "$TMP_WIDGETS/out/"
+  mkdir -p "$(dirname "$WIDGETS")" && rm -rf "$WIDGETS" && mv "$TMP_WIDGETS/out" "$WIDGETS"
+  rm -rf "$TMP_WIDGETS"
+fi

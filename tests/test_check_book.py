@@ -50,3 +50,34 @@ def test_raw_markdown_tables_and_missing_media_are_caught(tmp_path, chromium):
     assert "a Markdown table rendered as a paragraph" in found
     assert "img source missing: missing.png" in found and "audio source missing: clip.wav" in found
     assert not any("fig.png" in p for p in found)
+
+
+def test_a_saved_widget_view_renders_offline_only_from_the_local_widget_javascript(tmp_path, chromium):
+    import json
+    import sys
+
+    import ipywidgets
+    from ipywidgets.embed import embed_data
+
+    widgets = Path(sys.prefix) / "share" / "tsdsae" / "widgets"  # fetched by scripts/setup.sh
+    if not (widgets / "embed-amd.js").is_file():
+        pytest.skip("the widget JavaScript is not installed: run scripts/setup.sh")
+    shutil.copytree(widgets, tmp_path / "widgets")
+    data = embed_data(views=[ipywidgets.Dropdown(options=["DSAE", "TS-DSAE"], description="model")])
+    state = json.dumps(data["manager_state"])
+    view = json.dumps(data["view_specs"][0])
+
+    def page(name, scripts):
+        body = "".join(f'<script src="{s}"></script>' for s in scripts) + (
+            f'<script type="application/vnd.jupyter.widget-state+json">{state}</script>'
+            f'<script type="application/vnd.jupyter.widget-view+json">{view}</script>')
+        return _page(tmp_path, name, "none.js", body)
+
+    good = page("good.html", ["widgets/require.js", "widgets/embed-amd.js"])
+    assert "a saved widget view that did not render" not in check_book.problems(
+        good, check_book.rendered_dom(good, chromium))
+    cdn = page("cdn.html", ["https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.4/require.min.js",
+                            "https://cdn.jsdelivr.net/npm/@jupyter-widgets/html-manager@1.0.6/dist/embed-amd.js"])
+    found = check_book.problems(cdn, check_book.rendered_dom(cdn, chromium))
+    assert "a saved widget view that did not render" in found
+    assert any(p.startswith("script from the network") for p in found)

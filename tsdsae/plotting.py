@@ -53,7 +53,11 @@ def plot_piano_roll(labels: Sequence[int] | np.ndarray, ax: plt.Axes | None = No
     ax.set_ylim(lo, hi)
     ax.set_xticks(np.arange(n_slots) + 0.5, [str(s % SLOTS_PER_BAR + 1) for s in range(n_slots)])
     ax.axvline(SLOTS_PER_BAR, color="0.3", lw=1)
-    ax.set_yticks(pitches, [note_name(p) for p in pitches])
+    shown: list[int] = []
+    for p in pitches:  # a label every other semitone at most: adjacent ones would overlap
+        if not shown or p - shown[-1] >= 2:
+            shown.append(int(p))
+    ax.set_yticks(shown, [note_name(p) for p in shown])
     ax.set_xlabel("eighth-note slot (bar 1 | bar 2)")
     ax.set_title(title or "melody")
     return ax
@@ -94,16 +98,23 @@ def plot_mean_spectra(features: np.ndarray, groups: np.ndarray, names: Sequence[
 
 def plot_factor_histograms(factors: np.ndarray, names: Sequence[str] = FACTORS,
                            axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
-    """How often each value of each dMelodies factor occurs in a set of melodies."""
+    """How often each value of each dMelodies factor occurs in a set of melodies (three panels a row)."""
     if axes is None:
-        fig, axes = plt.subplots(1, len(names), figsize=(1.6 * len(names) + 1, 2.2), sharey=True)
-    for ax, name in zip(np.atleast_1d(axes), names, strict=True):
+        cols = min(3, len(names))
+        rows = -(-len(names) // cols)
+        _, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 1.9 * rows), sharey=True, squeeze=False)
+    axes = np.ravel(axes)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes, names, strict=False):
         k = FACTORS.index(name)
         counts = np.bincount(factors[:, k], minlength=FACTOR_SIZES[k])
         ax.bar(np.arange(len(counts)), counts, color=PALETTE[0], width=0.8)
         ax.set_title(name.replace("_", " "), fontsize=9)
         ax.set_xticks([])
-    np.atleast_1d(axes)[0].set_ylabel("melodies")
+    for ax in axes[:len(names)]:
+        if ax.get_subplotspec() is None or ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("melodies")
     return axes
 
 
@@ -114,13 +125,19 @@ METHOD_COLOURS = {"dsae": PALETTE[5], "dsae-f": PALETTE[1], "ts-dsae-noreg": PAL
 def plot_learning_curves(metrics: Sequence[Mapping], terms: Sequence[str] = ("rec", "kl_z", "kl_v"),
                          split: str = "val", axes: Sequence[plt.Axes] | None = None,
                          label: str | None = None, color: str | None = None) -> Sequence[plt.Axes]:
-    """Per-epoch loss terms of a run (from ``metrics.jsonl``), with the stage switch marked."""
+    """Per-epoch loss terms of a run (from ``metrics.jsonl``), with the stage switch marked; more than
+    three terms wrap onto rows of two, so every panel stays readable at a page's width."""
     if axes is None:
-        _, axes = plt.subplots(1, len(terms), figsize=(3.2 * len(terms), 2.6))
-    axes = np.atleast_1d(axes)
+        cols = len(terms) if len(terms) <= 3 else 2
+        rows = -(-len(terms) // cols)
+        _, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    axes = np.ravel(axes)
     epochs = np.array([m["epoch"] for m in metrics])
     stages = np.array([m["stage"] for m in metrics])
     switch = epochs[np.argmax(stages == 2)] if (stages == 1).any() and (stages == 2).any() else None
+    for ax in axes[len(terms):]:
+        ax.set_visible(False)
+    axes = axes[:len(terms)]
     for ax, term in zip(axes, terms, strict=True):
         ys = np.array([m[split].get(term, np.nan) for m in metrics], dtype=float)
         ax.plot(epochs, ys, color=color, label=label, lw=1.4)
@@ -160,20 +177,24 @@ def plot_swap_f1(results: Mapping[str, Mapping[str, float]], ax: plt.Axes | None
 
 
 def plot_swap_example(inputs: Sequence[np.ndarray], decoded: Mapping[str, np.ndarray],
-                      names: Sequence[str] = ("clip i", "clip j")) -> plt.Figure:
-    """Input spectrograms on top, decodings below (each (T, n_mels)); ``decoded`` maps a title, or a
-    key of :data:`~tsdsae.evaluation.swap.DECODED` (as :func:`~tsdsae.evaluation.swap.swap_pair`
-    returns them), to its decoding."""
-    n = max(len(inputs), len(decoded))
-    fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 4.6), sharex=True, sharey=True)
+                      names: Sequence[str] = ("clip i", "clip j"), per_row: int = 3) -> plt.Figure:
+    """Input spectrograms first, then the decodings (each (T, n_mels)), ``per_row`` panels a row so
+    each stays readable at a page's width; ``decoded`` maps a title, or a key of
+    :data:`~tsdsae.evaluation.swap.DECODED` (as :func:`~tsdsae.evaluation.swap.swap_pair` returns
+    them), to its decoding."""
+    cols = min(per_row, max(len(inputs), len(decoded)))
+    in_rows, out_rows = -(-len(inputs) // cols), -(-len(decoded) // cols)
+    fig, axes = plt.subplots(in_rows + out_rows, cols, figsize=(2.6 * cols + 0.4, 2.2 * (in_rows + out_rows)),
+                             sharex=True, sharey=True, squeeze=False)
     for ax in axes.ravel():
         ax.set_visible(False)
-    for ax, feats, name in zip(axes[0], inputs, names, strict=False):
+    panels = [(feats, name) for feats, name in zip(inputs, names, strict=False)]
+    slots = [axes[k // cols, k % cols] for k in range(len(panels))]
+    slots += [axes[in_rows + k // cols, k % cols] for k in range(len(decoded))]
+    panels += [(feats, DECODED.get(name, name)) for name, feats in decoded.items()]
+    for ax, (feats, title) in zip(slots, panels, strict=True):
         ax.set_visible(True)
-        plot_mel(feats, ax=ax, title=name, colorbar=False)
-    for ax, (name, feats) in zip(axes[1], decoded.items(), strict=False):
-        ax.set_visible(True)
-        plot_mel(feats, ax=ax, title=DECODED.get(name, name), colorbar=False)
+        plot_mel(feats, ax=ax, title=title, colorbar=False)
     return fig
 
 
@@ -297,8 +318,8 @@ def plot_f1_grid(rows: Sequence[Mapping], axes: Sequence[plt.Axes] | None = None
     """
     if chance is None:
         chance = 1 / max(r.get("n_instruments", 2) for r in rows)
-    if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
+    if axes is None:  # one panel per row: each as wide as a book page
+        _, axes = plt.subplots(3, 1, figsize=(7, 7.2), sharex=True)
     methods = [m for m in METHOD_COLOURS if any(r["method"] == m for r in rows)]
     zs = sorted({r["z_dim"] for r in rows})
     width = 0.8 / max(len(methods), 1)
@@ -316,7 +337,8 @@ def plot_f1_grid(rows: Sequence[Mapping], axes: Sequence[plt.Axes] | None = None
         ax.set_xticks(range(len(zs)), [f"z = {z}" for z in zs])
         ax.set_title(name)
         ax.set_ylim(-0.03, 1.08)
-    axes[0].set_ylabel("instrument macro-F1 of v")
+    for ax in axes:
+        ax.set_ylabel("macro-F1 of v")
     axes[-1].text(len(zs) - 0.5, chance + 0.01, "chance", fontsize=7, color="0.4", ha="right")
     handles = [plt.Rectangle((0, 0), 1, 1, color=METHOD_COLOURS[m], alpha=0.6) for m in methods]
     axes[0].figure.legend(handles, [METHOD_LABELS[m] for m in methods], loc="outside lower center",
@@ -458,7 +480,7 @@ def _arrow(ax: plt.Axes, start: tuple[float, float], end: tuple[float, float], d
 def plot_model_diagram(ax: plt.Axes | None = None) -> plt.Axes:
     """The DSAE as boxes and arrows (paper Fig. 2; notebook 02): the two encoders, the latents, the
     LSTM prior and the decoder, with the module names of :class:`~tsdsae.models.DSAE`."""
-    ax = ax or plt.subplots(figsize=(9, 3.6))[1]
+    ax = ax or plt.subplots(figsize=(7.2, 3.4))[1]
     enc, lat, dec = PALETTE[4], "#f2f2f2", PALETTE[1]
     _box(ax, (0.08, 0.5), "$x_{1:T}$\nlog-mel\nframes", lat, width=0.12, height=0.3)
     _box(ax, (0.3, 0.78), "global_encoder\n$q(v \\mid x_{1:T})$", enc)
@@ -491,16 +513,16 @@ def plot_method_schedule(ax: plt.Axes | None = None) -> plt.Axes:
     """What trains in each stage, per method (from :data:`~tsdsae.methods.REGISTRY`; notebook 03):
     one row per method, the four modules in stage 1 and in stage 2, trained (coloured) or frozen (grey),
     with the prior of v and the regularisers of stage 2."""
-    ax = ax or plt.subplots(figsize=(10, 3.4))[1]
-    short = {"global_encoder": "global\nenc.", "local_encoder": "local\nenc.", "prior": "prior", "decoder": "decoder"}
+    ax = ax or plt.subplots(figsize=(7.2, 3.4))[1]
+    short = {"global_encoder": "global\nenc.", "local_encoder": "local\nenc.", "prior": "prior", "decoder": "dec."}
     methods = list(REGISTRY.values())
     for row, m in enumerate(methods):
         y = len(methods) - 1 - row
-        ax.text(-0.2, y, m.label, ha="right", va="center", fontsize=10, fontweight="bold")
+        ax.text(-0.2, y, m.label, ha="right", va="center", fontsize=9, fontweight="bold")
         for stage, trainable in ((1, m.stage1_trainable), (2, m.stage2_trainable)):
             x0 = 0 if stage == 1 else 5
             if trainable is None:
-                ax.text(x0 + 1.9, y, "no stage 1: everything trains from epoch 0", ha="center", va="center",
+                ax.text(x0 + 1.96, y, "no stage 1:\neverything trains from epoch 0", ha="center", va="center",
                         fontsize=8, color="0.4")
                 continue
             for k, name in enumerate(ALL):

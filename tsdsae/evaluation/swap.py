@@ -31,8 +31,8 @@ from ..objectives import swap_regularisers
 #: The three decodings of a pair (i, j), in the protocol's order: key, name of the condition.
 SWAP_KINDS = (("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap"))
 #: What each decoding is, for titles and players.
-DECODED = {"pre": "Dec(z^i, v^i): i reconstructed", "post_global": "Dec(z^i, v^j): z of i, v of j",
-           "post_local": "Dec(z^j, v^i): z of j, v of i"}
+DECODED = {"pre": "Dec(zⁱ, vⁱ): i reconstructed", "post_global": "Dec(zⁱ, vʲ): z of i, v of j",
+           "post_local": "Dec(zʲ, vⁱ): z of j, v of i"}
 
 
 @torch.no_grad()
