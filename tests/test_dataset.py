@@ -97,4 +97,4 @@ def test_load_refuses_a_folder_that_is_not_a_dataset(tmp_path):
 
 def test_mismatched_sample_rates_are_refused():
     with pytest.raises(TsdsaeError, match="22050 Hz"):
-        build_dataset(DataConfig(sample_rate=22050), FeatureConfig(), progress=False)
+        build_dataset(DataConfig(sample_rate=22050, n_samples=88200), FeatureConfig(), progress=False)
