@@ -89,5 +89,5 @@ def tutorial_evaluation(run_dir: Path, dataset: MelodyAudioDataset | None = None
 
 def show_code(*objects: Any) -> Code:
     """The library's own source of ``objects`` (functions, classes, methods), highlighted for a
-    notebook: the page shows the code that runs, so page and library cannot drift."""
+    notebook: the page shows the code that runs, so page and library cannot drift (notebooks 02–05)."""
     return Code("\n\n".join(inspect.getsource(o).rstrip() for o in objects), language="python")
