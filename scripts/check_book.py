@@ -51,7 +51,7 @@ def rendered_dom(page: Path, chromium: str, budget_ms: int = 15000) -> str:
 def _visible_text(dom: str) -> str:
     """The page's prose: no head, scripts, styles, code blocks or MathJax's hidden MathML."""
     dom = re.sub(r"<head\b.*?</head>", " ", dom, flags=re.S | re.I)
-    dom = re.sub(r"<(script|style|noscript|pre)\b.*?</\1>", " ", dom, flags=re.S | re.I)
+    dom = re.sub(r"<(script|style|noscript|pre|code)\b.*?</\1>", " ", dom, flags=re.S | re.I)
     dom = re.sub(r"<mjx-assistive-mml\b.*?</mjx-assistive-mml>", " ", dom, flags=re.S | re.I)
     return html.unescape(re.sub(r"<[^>]+>", " ", dom))
 
@@ -61,6 +61,8 @@ def problems(page: Path, dom: str) -> list[str]:
     found = []
     text = _visible_text(dom)
     raw_math = [m for m in (r"\(", r"\[", "$$") if m in text]
+    if re.search(r"\$\s*\\?[A-Za-z{]", text):  # a dollar that MathJax did not take: "$ \mathcal{L}_2 = …"
+        raw_math.append("$")
     if raw_math:
         found.append(f"untypeset equations (raw {' '.join(raw_math)} in the text)")
     for para in re.findall(r"<p\b[^>]*>(.*?)</p>", dom, flags=re.S | re.I):

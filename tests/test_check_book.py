@@ -43,11 +43,12 @@ def test_equations_typeset_offline_only_from_a_local_mathjax(tmp_path, chromium)
 
 def test_raw_markdown_tables_and_missing_media_are_caught(tmp_path, chromium):
     (tmp_path / "fig.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    body = ("<p>| method | F1 |\n|---|---|\n| DSAE | 0.29 |</p>"
+    body = ("<p>| method | F1 |\n|---|---|\n| DSAE | 0.29 |</p><p>and minimise $ \\mathcal{L}_2 = 1</p>"
             '<img src="fig.png"><img src="missing.png"><audio src="clip.wav"></audio>')
     page = _page(tmp_path, "page.html", "none.js", body)
     found = check_book.problems(page, check_book.rendered_dom(page, chromium))
     assert "a Markdown table rendered as a paragraph" in found
+    assert any(p.startswith("untypeset equations") and "$" in p for p in found)
     assert "img source missing: missing.png" in found and "audio source missing: clip.wav" in found
     assert not any("fig.png" in p for p in found)
 
