@@ -241,7 +241,7 @@ def plot_f1_over_epochs(metrics: Mapping[str, Sequence[Mapping]], stage1_epochs:
     Labels that start with a method name (``"ts-dsae …"``) take that method's colour.
     """
     if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(10, 2.8), sharey=True)
+        _, axes = plt.subplots(1, 3, figsize=(8, 3.2), sharey=True)
     for label, lines in metrics.items():
         tracked = [m for m in lines if "swap_f1" in m]
         method = max((k for k in METHOD_COLOURS if label.startswith(k)), key=len, default=None)
@@ -256,7 +256,9 @@ def plot_f1_over_epochs(metrics: Mapping[str, Sequence[Mapping]], stage1_epochs:
             ax.axvline(stage1_epochs, color="0.5", ls="--", lw=0.8)
         ax.set_ylim(-0.03, 1.05)
     axes[0].set_ylabel("instrument macro-F1 of v")
-    axes[-1].legend(frameon=False, fontsize=8, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), frameon=False,
+                          fontsize=8)
     return axes
 
 
