@@ -250,8 +250,11 @@ def verify_dataset(path: str | os.PathLike) -> dict[str, Any]:
         raise TsdsaeError(f"{path / MANIFEST} is damaged: {rebuild}") from None
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         raise TsdsaeError(f"{path} was written by another tsdsae format version: {rebuild}")
-    if "files" not in manifest:  # written before checksums: record them now
-        write_manifest(path, manifest)
+    if "files" not in manifest:  # written before checksums: record them now (a read-only copy loads unverified)
+        try:
+            write_manifest(path, manifest)
+        except OSError:
+            return manifest
         manifest = json.loads((path / MANIFEST).read_text())
     if manifest.get("checksum") != content_hash({k: v for k, v in manifest.items() if k != "checksum"}):
         raise TsdsaeError(f"{path / MANIFEST} was changed after the build: {rebuild}")
