@@ -33,6 +33,16 @@ def use_style() -> None:
     })
 
 
+def _panels(n: int, cols: int, size: tuple[float, float], **kwargs) -> np.ndarray:
+    """``n`` axes on a grid of ``cols`` columns, each ``size`` inches, the grid's spare cells hidden:
+    panels stay readable at a page's width."""
+    rows = -(-n // cols)
+    _, grid = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False, **kwargs)
+    for ax in grid.ravel()[n:]:
+        ax.set_visible(False)
+    return grid.ravel()[:n]
+
+
 def note_name(pitch: int) -> str:
     """MIDI pitch → scientific pitch name (60 → C4)."""
     return f"{TONICS[pitch % 12]}{pitch // 12 - 1}"
@@ -99,20 +109,14 @@ def plot_mean_spectra(features: np.ndarray, groups: np.ndarray, names: Sequence[
 def plot_factor_histograms(factors: np.ndarray, names: Sequence[str] = FACTORS,
                            axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
     """How often each value of each dMelodies factor occurs in a set of melodies (three panels a row)."""
-    if axes is None:
-        cols = min(3, len(names))
-        rows = -(-len(names) // cols)
-        _, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 1.9 * rows), sharey=True, squeeze=False)
-    axes = np.ravel(axes)
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
-    for ax, name in zip(axes, names, strict=False):
+    axes = _panels(len(names), 3, (2.4, 1.9), sharey=True) if axes is None else np.ravel(axes)
+    for ax, name in zip(axes, names, strict=True):
         k = FACTORS.index(name)
         counts = np.bincount(factors[:, k], minlength=FACTOR_SIZES[k])
         ax.bar(np.arange(len(counts)), counts, color=PALETTE[0], width=0.8)
         ax.set_title(name.replace("_", " "), fontsize=9)
         ax.set_xticks([])
-    for ax in axes[:len(names)]:
+    for ax in axes:
         if ax.get_subplotspec() is None or ax.get_subplotspec().is_first_col():
             ax.set_ylabel("melodies")
     return axes
@@ -128,16 +132,11 @@ def plot_learning_curves(metrics: Sequence[Mapping], terms: Sequence[str] = ("re
     """Per-epoch loss terms of a run (from ``metrics.jsonl``), with the stage switch marked; more than
     three terms wrap onto rows of two, so every panel stays readable at a page's width."""
     if axes is None:
-        cols = len(terms) if len(terms) <= 3 else 2
-        rows = -(-len(terms) // cols)
-        _, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+        axes = _panels(len(terms), len(terms) if len(terms) <= 3 else 2, (3.2, 2.4))
     axes = np.ravel(axes)
     epochs = np.array([m["epoch"] for m in metrics])
     stages = np.array([m["stage"] for m in metrics])
     switch = epochs[np.argmax(stages == 2)] if (stages == 1).any() and (stages == 2).any() else None
-    for ax in axes[len(terms):]:
-        ax.set_visible(False)
-    axes = axes[:len(terms)]
     for ax, term in zip(axes, terms, strict=True):
         ys = np.array([m[split].get(term, np.nan) for m in metrics], dtype=float)
         ax.plot(epochs, ys, color=color, label=label, lw=1.4)
@@ -470,13 +469,10 @@ def _box(ax: plt.Axes, xy: tuple[float, float], text: str, colour: str, width: f
     ax.text(*xy, text, ha="center", va="center", fontsize=9)
 
 
-def _arrow(ax: plt.Axes, start: tuple[float, float], end: tuple[float, float], dashed: bool = False,
-           label: str | None = None) -> None:
+def _arrow(ax: plt.Axes, start: tuple[float, float], end: tuple[float, float], dashed: bool = False) -> None:
+    """An arrow from ``start`` to ``end`` (axes coordinates)."""
     ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "-|>", "color": "0.25", "lw": 1.1,
                                                       "ls": "--" if dashed else "-", "shrinkA": 2, "shrinkB": 2})
-    if label:
-        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.03, label, ha="center", fontsize=8,
-                color="0.3")
 
 
 def plot_model_diagram(ax: plt.Axes | None = None) -> plt.Axes:
@@ -501,7 +497,7 @@ def plot_model_diagram(ax: plt.Axes | None = None) -> plt.Axes:
     _arrow(ax, (0.58, 0.76), (0.64, 0.6))
     _arrow(ax, (0.58, 0.34), (0.64, 0.5))
     _arrow(ax, (0.84, 0.55), (0.88, 0.55))
-    _arrow(ax, (0.52, 0.12), (0.52, 0.25), dashed=True, label=None)
+    _arrow(ax, (0.52, 0.12), (0.52, 0.25), dashed=True)
     ax.text(0.6, 0.17, "KL$_z$: the prior predicts $z_t$ from $z_{<t}$", fontsize=8, color="0.3")
     ax.text(0.6, 0.9, "KL$_v$: against $\\mathcal{N}(0, I)$ or, in TS-DSAE, $q_{\\phi_C}(v \\mid x)$",
             fontsize=8, color="0.3")

@@ -161,8 +161,8 @@ def train(
             save_checkpoint(run_dir / "last.pt", cfg, model, snapshot, opt, state)
             bar.set_postfix(stage=plan.stage, rec=f"{val_terms['rec']:.3f}", val=f"{record['val_loss']:.3f}")
         bar.close()
-        result = RunResult(run_dir, *(state[k] for k in ("epoch", "best_epoch", "best_val", "stopped_early",
-                                                         "seconds")))
+        result = RunResult(run_dir, state["epoch"], state["best_epoch"], state["best_val"],
+                           state["stopped_early"], state["seconds"])
         if state["epoch"] >= cfg.train.max_epochs or state["stopped_early"]:
             write_json_atomic(run_dir / "result.json", provenance(cfg, result.outcome(), dev, state["git_commits"]))
     return result

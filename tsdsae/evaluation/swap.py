@@ -25,8 +25,9 @@ from sklearn.metrics import f1_score
 from ..data.dataset import MelodyAudioDataset
 from ..device import module_device, seeded
 from ..errors import TsdsaeError
+from ..methods import StagePlan
 from ..models import DSAE, reparameterise
-from ..objectives import swap_regularisers
+from ..training import evaluate_loss
 
 #: The three decodings of a pair (i, j), in the protocol's order: key, name of the condition.
 SWAP_KINDS = (("pre", "pre-swap"), ("post_global", "post-global swap"), ("post_local", "post-local swap"))
@@ -163,25 +164,18 @@ def swap_one_to_many(model: DSAE, ds: MelodyAudioDataset, i: int, js: Sequence[i
     return {"pre": dec["pre"][0].numpy(), "post_global": dec["post_global"].numpy()}
 
 
-@torch.no_grad()
 def regulariser_values(model: DSAE, ds: MelodyAudioDataset, *, split: str = "val", seed: int = 0,
                        batch_size: int = 128) -> dict[str, float]:
     """R1–R4 (paper Eqs. 4–7) of a trained model on ``split``, computed as TS-DSAE's training does
-    (:func:`~tsdsae.objectives.swap_regularisers`: per batch, partners from one random permutation
-    per swap kind), seeded; means over the clips. For a model trained without them, what they
-    would ask of it (notebook 04)."""
-    model.eval()
-    dev = module_device(model)
-    x = torch.as_tensor(np.asarray(ds.features[ds.split(split)]))
-    sums: dict[str, float] = {}
+    (:func:`~tsdsae.training.evaluate_loss` under a plan with the regularisers on: per batch,
+    partners from one random permutation per swap kind), seeded; means over the clips. For a model
+    trained without them, what they would ask of it (notebook 04)."""
+    plan = StagePlan(stage=2, trainable=(), informed_prior=False, regularisers=True, zero_z=False,
+                     take_snapshot=False)
+    x = torch.as_tensor(np.asarray(ds.features[ds.split(split)])).to(module_device(model))
     with seeded(seed):
-        for xb in x.split(batch_size):
-            post = model(xb.to(dev))
-            b = len(xb)
-            terms = swap_regularisers(model, post, torch.randperm(b, device=dev), torch.randperm(b, device=dev))
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v) * b
-    return {k: v / len(x) for k, v in sums.items()}
+        terms = evaluate_loss(model, x, plan, None, batch_size)
+    return {k: v for k, v in terms.items() if k in ("r1", "r2", "r3", "r4")}
 
 
 def track_swap_f1(seed: int = 0) -> Callable[[DSAE, MelodyAudioDataset], dict[str, float]]:
