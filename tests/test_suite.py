@@ -104,6 +104,21 @@ def test_results_of_a_folder_of_runs(run, small_dataset, capsys):
         collect(run.parent / "none")
 
 
+def test_held_line_says_until_when_the_tracked_f1_held_and_what_followed():
+    from tsdsae.runs import swap_track
+    from tsdsae.tables import held_line
+
+    f1 = {0: 0.2, 9: 1.0, 19: 0.97, 29: 0.6, 39: 0.3}  # epoch (0-based) -> post-global F1
+    ms = [{"epoch": e, "stage": 2} | ({"swap_f1": {"post_global": f1[e]}} if e in f1 else {}) for e in range(40)]
+    track = swap_track(ms, after=5)
+    assert track == [(10, 1.0), (20, 0.97), (30, 0.6), (40, 0.3)]
+    assert held_line(track) == "≥ 0.95 at every check up to epoch 20, then 0.60 (epoch 30), 0.30 (epoch 40)"
+    assert held_line(track, last=1).endswith("then 0.30 (epoch 40) (the last 1 of 2 checks)")
+    assert held_line(track[:2]) == "≥ 0.95 at every check (epochs 10–20)"
+    assert held_line(swap_track(ms)).startswith("below 0.95 from the first check (epoch 1): ")
+    assert held_line([]) == "not tracked"
+
+
 def test_plateau_table_finds_where_a_curve_levels_off():
     from tsdsae.tables import plateau_table
 

@@ -20,6 +20,7 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,13 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     if not path.is_file():
         raise TsdsaeError(f"{run_dir} has no metrics.jsonl: not a tsdsae run folder")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def swap_track(metrics: Sequence[Mapping[str, Any]], kind: str = "post_global",
+               after: int = 0) -> list[tuple[int, float]]:
+    """``(epoch, F1)`` of every swap test tracked during training (``--track-swap-every``), epochs
+    counted from 1, keeping those after epoch ``after`` (e.g. C: stage 2 only). Notebooks 02–04."""
+    return [(m["epoch"] + 1, m["swap_f1"][kind]) for m in metrics if "swap_f1" in m and m["epoch"] + 1 > after]
 
 
 def describe_run(run_dir: str | os.PathLike) -> str:

@@ -216,3 +216,19 @@ def plateau_table(curves: Mapping[str, Sequence[Mapping[str, Any]]], factors: Se
                       f"{min(f1):.2f} / {f1[-1]:.2f}" if f1 else "—"])
     return markdown(["run", "epochs", "lowest val rec (epoch)", *(f"first epoch ≤ {f}× lowest" for f in factors),
                      "last val rec", "post-global F1 in stage 2: lowest / last"], lines)
+
+
+def held_line(track: Sequence[tuple[int, float]], threshold: float = 0.95, last: int = 6) -> str:
+    """How long a tracked swap F1 (``runs.swap_track``) held: "≥ 0.95 at every check up to epoch 280,
+    then 0.98 (epoch 290), …" with at most the ``last`` checks after it (notebooks 03 and 04)."""
+    if not track:
+        return "not tracked"
+    held = 0
+    while held < len(track) and track[held][1] >= threshold:
+        held += 1
+    if held == len(track):
+        return f"≥ {threshold} at every check (epochs {track[0][0]}–{track[-1][0]})"
+    after = [f"{f:.2f} (epoch {e})" for e, f in track[held:]]
+    shown = ", ".join(after[-last:]) + (f" (the last {last} of {len(after)} checks)" if len(after) > last else "")
+    return (f"≥ {threshold} at every check up to epoch {track[held - 1][0]}, then {shown}" if held
+            else f"below {threshold} from the first check (epoch {track[0][0]}): {shown}")
