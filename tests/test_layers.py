@@ -20,7 +20,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tsdsae"
 LAYERS = [
-    {"tsdsae", "tsdsae.errors", "tsdsae.io", "tsdsae.config", "tsdsae.device"},
+    {"tsdsae", "tsdsae.errors", "tsdsae.io", "tsdsae.config", "tsdsae.device", "tsdsae.paper"},
     {"tsdsae.features", "tsdsae.crepe", "tsdsae.models", "tsdsae.models.layers", "tsdsae.models.dsae",
      "tsdsae.data.melodies", "tsdsae.data.render"},
     {"tsdsae.data", "tsdsae.data.dataset", "tsdsae.data.urmp"},

@@ -96,7 +96,7 @@ def test_results_of_a_folder_of_runs(run, small_dataset, capsys):
     assert [r["run"] for r in rows] == [run.name] and rows[0]["method"] == "ts-dsae" and "swap_f1" in rows[0]
     assert rows[0]["n_instruments"] == len(small_dataset.instrument_names)
     text = report(run.parent)
-    assert "TS-DSAE" in text and "post-global swap F1" in text
+    assert "TS-DSAE" in text and "post-global swap F1" in text and "beside the paper" in text
     assert (run.parent / "fig3_swap_f1.png").stat().st_size > 10_000 and (run.parent / "fig4_fad_f1.png").is_file()
     assert (run.parent / "fig_curves.png").stat().st_size > 10_000 and "levels off" in text
     assert main(["report", str(run.parent)]) == 0 and "n=1" in capsys.readouterr().out
@@ -117,6 +117,21 @@ def test_held_line_says_until_when_the_tracked_f1_held_and_what_followed():
     assert held_line(track[:2]) == "≥ 0.95 at every check (epochs 10–20)"
     assert held_line(swap_track(ms)).startswith("below 0.95 from the first check (epoch 1): ")
     assert held_line([]) == "not tracked"
+
+
+def test_paper_table_sets_each_cell_of_our_grid_beside_the_paper():
+    from tsdsae.paper import POST_GLOBAL_F1
+    from tsdsae.tables import paper_table
+
+    def run(method, z, post):
+        return {"method": method, "z_dim": z, "swap_f1": {"pre": 1.0, "post_global": post}}
+
+    rows = [run("dsae-f", 32, 0.4), run("dsae-f", 32, 1.0), run("ts-dsae", 32, 1.0), run("ts-dsae", 32, 1.0)]
+    lines = paper_table(rows).splitlines()
+    assert len(lines) == 4  # header, rule, one row per (method, z) that has runs
+    paper = f"{POST_GLOBAL_F1['dsae-f'][32]:.2f} (wide)"
+    assert lines[2] == f"| DSAE-f | 32 | 2 | 1.00 | 1.00 | {paper} | 0.70 (0.40–1.00) | 1 |"
+    assert lines[3] == "| TS-DSAE | 32 | 2 | 1.00 | 1.00 | 1.00 (tight) | 1.00 | 0 |"
 
 
 def test_plateau_table_finds_where_a_curve_levels_off():

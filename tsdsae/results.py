@@ -20,6 +20,7 @@ from .runs import read_metrics
 from .tables import (
     cost_table,
     global_factor_table,
+    paper_table,
     plateau_table,
     probing_table,
     quality_table,
@@ -96,6 +97,9 @@ def report(root: str | os.PathLike) -> str:
     parts = [f"{len(rows)} evaluated runs.", ""]
     for key, name in SWAP_KINDS:
         parts += [f"**{name} F1** (mean ± sd over seeds)", "", summary_table(rows, key), ""]
+    if rows[0]["n_instruments"] == 2 and not any(r.get("global_factors") for r in rows):
+        parts += ["**beside the paper's Fig. 3** (its medians read by eye; ours: mean (range) over seeds)", "",
+                  paper_table(rows), ""]
     parts += ["**pitch and sound** (RPA against CREPE on the resynthesised input; FAD with "
               f"{rows[0]['fad']['embedding']}; means over seeds)", "", quality_table(rows), ""]
     if any(r.get("global_factors") for r in rows):

@@ -17,6 +17,7 @@ from .data.melodies import FACTOR_SIZES, FACTOR_VALUES, FACTORS, RHYTHMS
 from .errors import TsdsaeError
 from .evaluation.swap import SWAP_KINDS
 from .methods import METHOD_LABELS, REGISTRY
+from .paper import POST_GLOBAL_F1, PRE_SWAP_F1, SPREAD
 
 #: How the probing table groups the factors: local factors of one kind share a column.
 PROBE_GROUPS = {"rhythm_bar1": "rhythm", "rhythm_bar2": "rhythm", **{f"arp_chord{k}": "arpeggio" for k in range(1, 5)}}
@@ -232,3 +233,25 @@ def held_line(track: Sequence[tuple[int, float]], threshold: float = 0.95, last:
     shown = ", ".join(after[-last:]) + (f" (the last {last} of {len(after)} checks)" if len(after) > last else "")
     return (f"≥ {threshold} at every check up to epoch {track[held - 1][0]}, then {shown}" if held
             else f"below {threshold} from the first check (epoch {track[0][0]}): {shown}")
+
+
+def paper_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Our runs beside the paper's Fig. 3, one row per method and z: the paper's median pre-swap
+    and post-global F1 (``tsdsae.paper``) and ours as mean and range over the seeds that landed,
+    and how many of our runs fell below 0.5 post-global (results READMEs, notebooks 05 and 08)."""
+    lines = []
+    for label, z, runs in _cells(rows):
+        method = runs[0]["method"]
+        pre = [r["swap_f1"]["pre"] for r in runs]
+        post = [r["swap_f1"]["post_global"] for r in runs]
+        lines.append([label, z, len(runs), f"{PRE_SWAP_F1[method]:.2f}", _mean_range(pre),
+                      f"{POST_GLOBAL_F1[method][z]:.2f} ({SPREAD[method]})" if z in POST_GLOBAL_F1[method] else "—",
+                      _mean_range(post), sum(p < 0.5 for p in post)])
+    return markdown(["method", "z", "seeds", "paper pre-swap", "ours pre-swap", "paper post-global (spread)",
+                     "ours post-global", "ours below 0.5"], lines)
+
+
+def _mean_range(values: Sequence[float]) -> str:
+    """'0.62' for one value or several equal ones, '0.80 (0.60–1.00)' for several that differ."""
+    lo, hi = f"{min(values):.2f}", f"{max(values):.2f}"
+    return lo if lo == hi else f"{np.mean(values):.2f} ({lo}–{hi})"
