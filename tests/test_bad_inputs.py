@@ -282,9 +282,11 @@ def test_clips_shorter_than_the_melody_are_refused(seconds):
 def test_clips_shorter_than_one_window_are_refused_for_recordings(tmp_path):
     from tsdsae.data.urmp import prepare_urmp
 
-    FeatureConfig().check_clip(2048, "urmp")  # one window: fine
+    FeatureConfig().check_clips(16000, 2048, "urmp")  # one window: fine
     with pytest.raises(TsdsaeError, match="urmp: clips of 800 samples .* shorter than one analysis window"):
         prepare_urmp(tmp_path, UrmpConfig(n_samples=800))
+    with pytest.raises(TsdsaeError, match="^urmp: clips at 22050 Hz but features expect 16000 Hz$"):
+        prepare_urmp(tmp_path, UrmpConfig(sample_rate=22050))
     cfg = Config()
     cfg.data.n_samples, cfg.data.path = 800, "/prepared"  # a prepared folder: no melody to cut, still a window
     with pytest.raises(TsdsaeError, match="data: clips of 800 samples"):

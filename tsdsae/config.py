@@ -145,8 +145,11 @@ class FeatureConfig:
         if self.mel_scale not in {"htk", "slaney"}:
             raise TsdsaeError(f"features: mel_scale must be 'htk' or 'slaney', not {self.mel_scale!r}")
 
-    def check_clip(self, n_samples: int, part: str) -> None:
-        """A one-line error (naming the config ``part``) for clips shorter than one analysis window."""
+    def check_clips(self, sample_rate: int, n_samples: int, part: str) -> None:
+        """A one-line error (naming the config ``part``: data, urmp) for clips these features cannot
+        read: another sample rate, or shorter than one analysis window."""
+        if sample_rate != self.sample_rate:
+            raise TsdsaeError(f"{part}: clips at {sample_rate} Hz but features expect {self.sample_rate} Hz")
         if n_samples < self.n_fft:
             raise TsdsaeError(f"{part}: clips of {n_samples} samples ({n_samples / self.sample_rate:g} s) are "
                               f"shorter than one analysis window (features n_fft = {self.n_fft} samples)")
@@ -288,12 +291,7 @@ class Config:
         self.model.validate()
         self.train.validate()
         self.eval.validate()
-        if self.data.sample_rate != self.features.sample_rate:
-            raise TsdsaeError(
-                f"data renders at {self.data.sample_rate} Hz but features expect "
-                f"{self.features.sample_rate} Hz"
-            )
-        self.features.check_clip(self.data.n_samples, "data")
+        self.features.check_clips(self.data.sample_rate, self.data.n_samples, "data")
         if self.model.x_dim != self.features.n_mels:
             raise TsdsaeError(
                 f"model reads x_dim={self.model.x_dim} but the features have {self.features.n_mels} mel bands"

@@ -159,11 +159,7 @@ def build_dataset(
     features.validate()
     if data.path:
         return load_prepared(data, features)
-    if data.sample_rate != features.sample_rate:
-        raise TsdsaeError(
-            f"data renders at {data.sample_rate} Hz but features expect {features.sample_rate} Hz"
-        )
-    features.check_clip(data.n_samples, "data")
+    features.check_clips(data.sample_rate, data.n_samples, "data")
     for name in data.instruments:
         program_of(name)  # an unknown instrument fails here, before any work starts
     soundfont = find_soundfont(data.soundfont)

@@ -118,9 +118,7 @@ def prepare_urmp(root: str | os.PathLike, cfg: UrmpConfig | None = None, feature
     cfg, features = cfg or UrmpConfig(), features or FeatureConfig()
     cfg.validate()
     features.validate()
-    if cfg.sample_rate != features.sample_rate:
-        raise TsdsaeError(f"urmp: clips at {cfg.sample_rate} Hz but features expect {features.sample_rate} Hz")
-    features.check_clip(cfg.n_samples, "urmp")
+    features.check_clips(cfg.sample_rate, cfg.n_samples, "urmp")
     root = Path(root).expanduser()
     tracks = find_tracks(root, cfg.instruments)
     listing = [(str(p.relative_to(root)), p.stat().st_size) for paths in tracks.values() for p in paths]
