@@ -123,7 +123,7 @@ def plot_factor_histograms(factors: np.ndarray, names: Sequence[str] = FACTORS,
 
 
 #: One fixed colour per method, used by every figure.
-METHOD_COLOURS = {"dsae": PALETTE[5], "dsae-f": PALETTE[1], "ts-dsae-noreg": PALETTE[4], "ts-dsae": PALETTE[0]}
+METHOD_COLOURS = {"dsae": PALETTE[5], "dsae-f": PALETTE[3], "ts-dsae-noreg": PALETTE[4], "ts-dsae": PALETTE[0]}
 
 
 def plot_learning_curves(metrics: Sequence[Mapping], terms: Sequence[str] = ("rec", "kl_z", "kl_v"),
