@@ -31,8 +31,8 @@ from .tables import (
 def collect(root: str | os.PathLike, *, evaluated_only: bool = True) -> list[dict[str, Any]]:
     """One record per finished run under ``root``: ``result.json`` merged with ``evaluation.json``.
 
-    Each record also carries ``n_instruments`` (from ``config.json``) and, where the run was
-    probed, ``probing`` (the factors of ``probing.json``).
+    Each record also carries ``n_instruments`` and ``stage1_epochs`` (C) from ``config.json`` and,
+    where the run was probed, ``probing`` (the factors of ``probing.json``).
     """
     root = Path(root)
     if not root.is_dir():
@@ -45,7 +45,9 @@ def collect(root: str | os.PathLike, *, evaluated_only: bool = True) -> list[dic
         row = json.loads(result.read_text())
         if evaluation.is_file():
             row |= {k: v for k, v in json.loads(evaluation.read_text()).items() if k not in row}
-        row["n_instruments"] = len(json.loads(result.with_name("config.json").read_text())["data"]["instruments"])
+        config = json.loads(result.with_name("config.json").read_text())
+        row["n_instruments"] = len(config["data"]["instruments"])
+        row["stage1_epochs"] = config["train"]["stage1_epochs"]
         probing = result.with_name("probing.json")
         if probing.is_file():
             row["probing"] = json.loads(probing.read_text())["factors"]

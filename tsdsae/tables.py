@@ -174,7 +174,7 @@ def probing_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def global_factor_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """One row per run: whether each global factor follows v (notebook 06).
+    """One row per run (by method, C and seed): whether each global factor follows v (notebook 06).
 
     For every factor: its macro-F1 after the global swap on the pairs that differ in that factor
     alone (1: it follows j's v; 0: it stays with i's z). Where the octave varies, also CREPE's
@@ -189,14 +189,14 @@ def global_factor_table(rows: Sequence[Mapping[str, Any]]) -> str:
     head = [f"{f} F1 after the global swap (j differs in {f})" for f in factors]
     head += ["frames nearest j's octave", "RPA vs i's own octave"] if pitch else []
     lines = []
-    for r in sorted(rows, key=lambda r: (r["method"], r["seed"])):
+    for r in sorted(rows, key=lambda r: (r["method"], r["stage1_epochs"], r["seed"])):
         swaps = r["global_factors"]["swap_f1"]
         cells = [f"{swaps[f]['f1'][f]['post_global']:.2f}" if f in swaps else "—" for f in factors]
         if pitch:
             o = r["global_factors"].get("octave_by_pitch", {}).get("octave")
             cells += [f"{o['octave_accuracy']:.2f}", f"{o['rpa_vs_own_octave']:.2f}"] if o else ["—", "—"]
-        lines.append([r["run"], r["seed"], *cells])
-    return markdown(["run", "seed", *head], lines)
+        lines.append([r["run"], r["seed"], r["stage1_epochs"], *cells])
+    return markdown(["run", "seed", "C", *head], lines)
 
 
 def plateau_table(curves: Mapping[str, Sequence[Mapping[str, Any]]], factors: Sequence[float] = (1.5, 1.2)) -> str:
