@@ -8,7 +8,15 @@ import torch
 
 from tsdsae.data.dataset import MelodyAudioDataset
 from tsdsae.errors import TsdsaeError
-from tsdsae.evaluation import DECODED, example_pair, partners, swap_f1, swap_one_to_many, swap_pair
+from tsdsae.evaluation import (
+    DECODED,
+    example_pair,
+    partners,
+    read_instruments,
+    swap_f1,
+    swap_one_to_many,
+    swap_pair,
+)
 from tsdsae.features import log_mel, resynthesise
 
 VD, ZD, T, X = 2, 3, 12, 80
@@ -76,6 +84,18 @@ def test_swap_pair_keys_and_content():
     for key, (z_from, v_from) in {"pre": (0, 0), "post_global": (0, 1), "post_local": (1, 0)}.items():
         np.testing.assert_allclose(pair[key][:, :VD], v_of[v_from], atol=1e-6)
         np.testing.assert_allclose(pair[key][:, VD : VD + ZD], ds.features[z_from, :, VD : VD + ZD], atol=1e-6)
+
+
+@pytest.mark.parametrize("collapsed", [False, True])
+def test_read_instruments_says_what_the_classifier_hears_in_each_decoding_of_a_pair(collapsed):
+    ds = _dataset()
+    ds.manifest = {"data": {"instruments": ["violin", "trumpet"]}}
+    i, j = example_pair(ds)
+    model = HandMade(collapsed=collapsed)
+    heard = read_instruments(model, ds, swap_pair(model, ds, i, j))
+    # disentangled: the global swap takes j's instrument, the local swap keeps i's; collapsed: the reverse
+    expected = ["violin", "violin", "trumpet"] if collapsed else ["violin", "trumpet", "violin"]
+    assert heard == dict(zip(DECODED, expected, strict=True))
 
 
 def test_swap_one_to_many_keeps_one_z_and_takes_each_v():

@@ -7,7 +7,9 @@ from .swap import (
     SwapResult,
     encode,
     example_pair,
+    instrument_classifier,
     partners,
+    read_instruments,
     regulariser_values,
     swap_decode,
     swap_f1,
@@ -15,5 +17,5 @@ from .swap import (
     swap_pair,
 )
 
-__all__ = ["DECODED", "SWAP_KINDS", "SwapResult", "encode", "example_pair", "partners", "regulariser_values",
-           "swap_decode", "swap_f1", "swap_one_to_many", "swap_pair"]
+__all__ = ["DECODED", "SWAP_KINDS", "SwapResult", "encode", "example_pair", "instrument_classifier", "partners",
+           "read_instruments", "regulariser_values", "swap_decode", "swap_f1", "swap_one_to_many", "swap_pair"]

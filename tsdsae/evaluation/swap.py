@@ -14,7 +14,7 @@ ignores v (the global latent has collapsed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,11 +109,25 @@ class SwapResult:
                 "encoder": self.encoder}
 
 
+def instrument_classifier(model: DSAE, ds: MelodyAudioDataset) -> LinearDiscriminantAnalysis:
+    """The swap test's classifier: an LDA fitted on the training clips' posterior means of v."""
+    v_train, _ = encode(model, ds.features[ds.train], sample_z=False)
+    return LinearDiscriminantAnalysis().fit(v_train.numpy(), ds.instrument[ds.train])
+
+
+def read_instruments(model: DSAE, ds: MelodyAudioDataset, decoded: Mapping[str, np.ndarray],
+                     classifier: LinearDiscriminantAnalysis | None = None) -> dict[str, str]:
+    """The instrument the swap test's classifier reads from each decoding (say, of :func:`swap_pair`):
+    what the F1 scores count, for one pair one can listen to (notebook 04)."""
+    lda = classifier or instrument_classifier(model, ds)
+    v, _ = encode(model, np.stack(list(decoded.values())), sample_z=False)
+    return {k: ds.instrument_names[y] for k, y in zip(decoded, lda.predict(v.numpy()), strict=True)}
+
+
 def swap_f1(model: DSAE, ds: MelodyAudioDataset, *, seed: int = 0, split: str = "val") -> SwapResult:
     """The Fig. 3 protocol: LDA on training v means, macro-F1 on ``split`` under swaps."""
     with seeded(seed):
-        v_train, _ = encode(model, ds.features[ds.train], sample_z=False)
-        lda = LinearDiscriminantAnalysis().fit(v_train.numpy(), ds.instrument[ds.train])
+        lda = instrument_classifier(model, ds)
         idx = ds.split(split)
         y = ds.instrument[idx]
         v, z = encode(model, ds.features[idx])
