@@ -205,15 +205,15 @@ def test_global_factor_table_says_per_run_whether_each_factor_follows_v():
                                                  "octave": {"post_global": octave_f1}}}
             pitch = {"octave": {"n_clips": 2, "octave_accuracy": 0.25, "rpa_vs_own_octave": 0.5,
                                 "rpa_vs_target_octave": 0.1}}
-        return {"run": f"r{seed}", "method": "ts-dsae", "seed": seed, "stage1_epochs": stage1_epochs,
+        return {"run": f"r{seed}", "method": "ts-dsae", "z_dim": 16, "seed": seed, "stage1_epochs": stage1_epochs,
                 "global_factors": {"swap_f1": f1, "octave_by_pitch": pitch}}
 
     rows = [run(0, 1.0, stage1_epochs=40), run(1, 0.0, with_octave_pairs=False), run(0, 0.5),
             {"run": "plain", "seed": 0}]
     lines = global_factor_table(rows).splitlines()
     assert "octave F1 after the global swap (j differs in octave)" in lines[0] and len(lines) == 5
-    assert lines[2] == "| r0 | 0 | 20 | 1.00 | 0.50 | 0.25 | 0.50 |"  # by C, then seed
-    assert lines[3] == "| r1 | 1 | 20 | 1.00 | — | — | — |"
-    assert lines[4] == "| r0 | 0 | 40 | 1.00 | 1.00 | 0.25 | 0.50 |"
+    assert lines[2] == "| TS-DSAE | 16 | 0 | 20 | 1.00 | 0.50 | 0.25 | 0.50 |"  # by C, then seed
+    assert lines[3] == "| TS-DSAE | 16 | 1 | 20 | 1.00 | — | — | — |"
+    assert lines[4] == "| TS-DSAE | 16 | 0 | 40 | 1.00 | 1.00 | 0.25 | 0.50 |"
     with pytest.raises(TsdsaeError, match="several global factors"):
         global_factor_table([{"run": "plain", "seed": 0}])

@@ -195,8 +195,8 @@ def global_factor_table(rows: Sequence[Mapping[str, Any]]) -> str:
         if pitch:
             o = r["global_factors"].get("octave_by_pitch", {}).get("octave")
             cells += [f"{o['octave_accuracy']:.2f}", f"{o['rpa_vs_own_octave']:.2f}"] if o else ["—", "—"]
-        lines.append([r["run"], r["seed"], r["stage1_epochs"], *cells])
-    return markdown(["run", "seed", "C", *head], lines)
+        lines.append([METHOD_LABELS[r["method"]], r["z_dim"], r["seed"], r["stage1_epochs"], *cells])
+    return markdown(["method", "z", "seed", "C", *head], lines)
 
 
 def plateau_table(curves: Mapping[str, Sequence[Mapping[str, Any]]], factors: Sequence[float] = (1.5, 1.2)) -> str:
