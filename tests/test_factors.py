@@ -18,7 +18,7 @@ from tsdsae.evaluation.factors import factor_swap_f1, global_labels, octave_accu
 from tsdsae.evaluation.probing import linear_probe, probe_run, slot_pool
 from tsdsae.evaluation.suite import evaluate_run
 from tsdsae.sweep import run_is_done
-from tsdsae.tables import global_factor_table, probing_table
+from tsdsae.tables import factor_follow_line, global_factor_table, probing_table
 from tsdsae.training import train
 
 T, X, ZD = 12, 80, 3
@@ -217,3 +217,6 @@ def test_global_factor_table_says_per_run_whether_each_factor_follows_v():
     assert lines[4] == "| TS-DSAE | 16 | 0 | 40 | 1.00 | 1.00 | 0.25 | 0.50 |"
     with pytest.raises(TsdsaeError, match="several global factors"):
         global_factor_table([{"run": "plain", "seed": 0}])
+    assert factor_follow_line(rows[:3]) == "C = 20: 0.50 (seed 0); C = 40: 1.00 (seed 0)"
+    with pytest.raises(TsdsaeError, match="differ in 'octave'"):
+        factor_follow_line(rows[1:2])

@@ -199,6 +199,21 @@ def global_factor_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return markdown(["method", "z", "seed", "C", *head], lines)
 
 
+def factor_follow_line(rows: Sequence[Mapping[str, Any]], factor: str = "octave") -> str:
+    """One line per stage-1 length: ``factor``'s F1 after the global swap (pairs that differ in it
+    alone) in each run, e.g. "C = 20: 0.51 (seed 0), 0.00 (seed 1); C = 40: 1.00 (seed 0)"
+    (notebooks 06 and 08)."""
+    by_c: dict[int, list[str]] = {}
+    for r in sorted(rows, key=lambda r: (r["stage1_epochs"], r["seed"])):
+        swaps = r.get("global_factors", {}).get("swap_f1", {})
+        if factor in swaps:
+            f1 = swaps[factor]["f1"][factor]["post_global"]
+            by_c.setdefault(r["stage1_epochs"], []).append(f"{f1:.2f} (seed {r['seed']})")
+    if not by_c:
+        raise TsdsaeError(f"no run evaluated on pairs that differ in {factor!r}")
+    return "; ".join(f"C = {c}: {', '.join(v)}" for c, v in by_c.items())
+
+
 def plateau_table(curves: Mapping[str, Sequence[Mapping[str, Any]]], factors: Sequence[float] = (1.5, 1.2)) -> str:
     """One row per run: how its validation reconstruction levels off.
 
