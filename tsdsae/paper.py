@@ -21,6 +21,3 @@ POST_GLOBAL_F1: dict[str, dict[int, float]] = {
 
 #: method -> how the six seeds spread in the paper's box plots
 SPREAD: dict[str, str] = {"dsae": "collapsed", "dsae-f": "wide", "ts-dsae-noreg": "wide", "ts-dsae": "tight"}
-
-#: the authors' logged validation values of a converged TS-DSAE (z = 32, dMelodies, ≈ 4,000 epochs)
-CONVERGED_VAL = {"rec": 0.27, "kl_z": 0.033, "kl_v": 0.007, "r1": 0.001, "r2": 0.038, "r3": 0.001, "r4": 0.038}

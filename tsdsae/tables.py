@@ -266,7 +266,13 @@ def paper_table(rows: Sequence[Mapping[str, Any]]) -> str:
                      "ours post-global", "ours below 0.5"], lines)
 
 
+def span(values: Sequence[float]) -> str:
+    """'0.20–0.77', or one number when they all round to it (notebook 08)."""
+    lo, hi = f"{min(values):.2f}", f"{max(values):.2f}"
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
 def _mean_range(values: Sequence[float]) -> str:
     """'0.62' for one value or several equal ones, '0.80 (0.60–1.00)' for several that differ."""
-    lo, hi = f"{min(values):.2f}", f"{max(values):.2f}"
-    return lo if lo == hi else f"{np.mean(values):.2f} ({lo}–{hi})"
+    spread = span(values)
+    return spread if spread == f"{min(values):.2f}" else f"{np.mean(values):.2f} ({spread})"
