@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import platform
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
@@ -40,6 +43,24 @@ def module_device(module: torch.nn.Module) -> torch.device:
     """Where a module's parameters live (the CPU for a module without parameters)."""
     param = next(module.parameters(), None)
     return torch.device("cpu") if param is None else param.device
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Let glibc's ``malloc`` keep freed blocks of up to 64 MiB for reuse instead of unmapping them.
+
+    A training step allocates and frees dozens of activations of 8–16 MiB. By default glibc
+    returns each one to the kernel and maps fresh, zeroed pages for the next: thousands of
+    page faults per step, ≈ 5–10 % of a CPU step here (``benchmarks/README.md``). Raising the
+    thresholds (``mallopt``) keeps that memory in the process, so the resident size stays at the
+    run's peak. Called once per process by :func:`tsdsae.training.train` on the CPU; does
+    nothing (returns False) where the C library is not glibc.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 64 << 20) and libc.mallopt(m_trim_threshold, 256 << 20))
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .config import Config, TrainConfig
 from .data.dataset import MelodyAudioDataset, build_dataset
-from .device import numeric_path, resolve_device
+from .device import keep_freed_memory, numeric_path, resolve_device
 from .errors import TsdsaeError
 from .io import folder_lock, write_json_atomic
 from .methods import StagePlan, get_method, stage_plan
@@ -133,6 +133,8 @@ def train(
     x_train, x_val = (torch.from_numpy(np.ascontiguousarray(ds.features[ds.split(s)])).to(dev)
                       for s in ("train", "val"))
     _check_features(x_train, x_val, cfg.model.x_dim)
+    if dev.type == "cpu":
+        keep_freed_memory()
     run_dir.mkdir(parents=True, exist_ok=True)
     with folder_lock(run_dir, "trained"):  # a second process on the same folder gets a one-line error
         write_json_atomic(run_dir / "config.json", cfg.to_dict())  # only once the data are known to be usable
