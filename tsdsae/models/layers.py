@@ -37,7 +37,7 @@ def linear_tanh(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     """tanh(linear(x)): on the CPU one oneDNN primitive, elsewhere (or without oneDNN) the two torch ops.
 
     The same float32 maths as ``torch.tanh(linear(x))`` (the loss agrees to the last digit, the
-    gradients to ~1e-7 relative; ``tests/test_layers.py``), computed faster: torch's own CPU tanh
+    gradients to ~1e-7 relative; ``tests/test_models.py``), computed faster: torch's own CPU tanh
     evaluates a high-accuracy polynomial per element at ≈ 4 ns each here, oneDNN's fused
     activation costs a fraction of that (``benchmarks/README.md``). Under bfloat16 autocast
     (``precision="bf16"``) the product and tanh run in bfloat16, as ``nn.Linear`` would.
