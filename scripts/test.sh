@@ -18,7 +18,7 @@ ruff check .
 echo "[test] pytest: unit tests and notebooks (quick mode)"
 python -m pytest tests --nbmake notebooks --nbmake-timeout=900 -p no:cacheprovider "$@"
 echo "[test] the book, quick mode, warnings are errors"
-# its own output folder (and execution cache): quick-mode pages must never be reused by the full book
+# its own output folder: quick-mode pages must never be reused by the full book
 QUICK_BOOK="$ROOT/_build/quick"
 jupyter-book build --all -W -n --keep-going --path-output "$QUICK_BOOK" "$ROOT" > "$ROOT/_build.log" 2>&1 \
   || { tail -n 60 "$ROOT/_build.log"; exit 1; }
