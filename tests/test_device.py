@@ -1,8 +1,11 @@
 """Device selection: one place, CPU tested here (no GPU on these machines)."""
 
+import platform
+
 import pytest
 import torch
 
+from tsdsae import device
 from tsdsae.device import resolve_device, torch_threads
 from tsdsae.errors import TsdsaeError
 
@@ -32,3 +35,13 @@ def test_torch_threads_sets_and_restores_even_on_error():
     assert torch.get_num_threads() == before
     with torch_threads(None):
         assert torch.get_num_threads() == before
+
+
+def test_keep_freed_memory_acts_on_glibc_only(monkeypatch):
+    device.keep_freed_memory.cache_clear()
+    on_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert device.keep_freed_memory() is on_glibc  # mallopt accepted both thresholds
+    device.keep_freed_memory.cache_clear()
+    monkeypatch.setattr(platform, "libc_ver", lambda: ("musl", "1.2"))
+    assert device.keep_freed_memory() is False
+    device.keep_freed_memory.cache_clear()

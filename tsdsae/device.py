@@ -51,7 +51,7 @@ def keep_freed_memory() -> bool:
 
     A training step allocates and frees dozens of activations of 8–16 MiB. By default glibc
     returns each one to the kernel and maps fresh, zeroed pages for the next: thousands of
-    page faults per step, ≈ 5–10 % of a CPU step here (``benchmarks/README.md``). Raising the
+    page faults per step, up to ≈ 15 % of a CPU step here (``benchmarks/README.md``). Raising the
     thresholds (``mallopt``) keeps that memory in the process, so the resident size stays at the
     run's peak. Called once per process by :func:`tsdsae.training.train` on the CPU; does
     nothing (returns False) where the C library is not glibc.
