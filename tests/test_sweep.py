@@ -1,7 +1,9 @@
 """``tsdsae sweep``: a tiny grid on local processes and on a local Ray instance; skip and resume."""
 
 import json
+import os
 
+import numpy as np
 import pytest
 import yaml
 
@@ -10,7 +12,7 @@ from tsdsae.config import Config
 from tsdsae.errors import TsdsaeError
 from tsdsae.evaluation.swap import track_swap_f1
 from tsdsae.runs import read_metrics
-from tsdsae.sweep import Sweep, run_sweep
+from tsdsae.sweep import STATES, Sweep, run_sweep, sweep_status
 from tsdsae.training import train
 
 
@@ -61,6 +63,37 @@ def test_ray_sweep_on_a_local_instance(tmp_path, small_dataset, monkeypatch):
     assert len(results) == 1 and results[0]["epochs"] == 2
     (cfg, d), = sweep.configs()
     assert Config.from_dict(json.loads((d / "config.json").read_text())).train.method == "dsae-f"
+
+
+def test_status_reads_every_state_from_the_folders(tmp_path, small_dataset, capsys):
+    path = _sweep_file(tmp_path, small_dataset, methods=["dsae", "ts-dsae"], seeds=[0, 1, 2])
+    sweep = Sweep.from_file(path)
+    dirs = {(c.train.method, c.train.seed): (c, d) for c, d in sweep.configs()}
+    assert {r["state"] for r in sweep_status(sweep)} == {"waiting"}
+    assert all(r["left_seconds"] is None for r in sweep_status(sweep))  # nothing timed yet
+    for key, stop in [(("dsae", 0), None), (("ts-dsae", 0), 1), (("ts-dsae", 1), 1), (("ts-dsae", 2), 1)]:
+        train(*dirs[key], small_dataset, progress=False, stop_after=stop)
+    (dirs["ts-dsae", 1][1] / "last.pt").unlink()                   # a machine that lost its last.pt
+    (dirs["ts-dsae", 2][1] / ".lock").write_text(str(os.getpid()))  # a living process holds it
+    with open(dirs["ts-dsae", 0][1] / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 1, "sta')                                # a line being written
+    rows = {r["run"]: r for r in sweep_status(sweep)}
+    state = {key: rows[d.name] for key, (_, d) in dirs.items()}
+    assert {key: r["state"] for key, r in state.items()} == {
+        ("dsae", 0): "done", ("dsae", 1): "waiting", ("dsae", 2): "waiting",
+        ("ts-dsae", 0): "stopped", ("ts-dsae", 1): "lost", ("ts-dsae", 2): "training"}
+    assert set(STATES) >= {r["state"] for r in rows.values()}
+    assert state["ts-dsae", 0]["epochs"] == 1 and state["ts-dsae", 0]["max_epochs"] == 2
+    dsae_epochs = [m["seconds"] for m in read_metrics(dirs["dsae", 0][1])]
+    assert state["dsae", 1]["left_seconds"] == pytest.approx(2 * np.median(dsae_epochs))
+    assert state["dsae", 0]["left_seconds"] == 0
+    assert state["dsae", 0]["train_seconds"] == pytest.approx(sum(dsae_epochs))
+    assert state["ts-dsae", 0]["left_seconds"] is None  # its stage 2 has not been timed in this sweep
+    assert state["dsae", 0]["val_rec"] == read_metrics(dirs["dsae", 0][1])[-1]["val"]["rec"]
+    assert main(["sweep", str(path), "--status"]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 6 runs done, 1 training, 1 stopped, 1 lost, 2 waiting" in out and "| lost |" in out
+    assert not (dirs["dsae", 1][1]).exists()  # --status trains nothing
 
 
 @pytest.mark.parametrize("extra, word", [

@@ -99,9 +99,14 @@ def _probe(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
-    from .sweep import Sweep, run_sweep
+    from .sweep import STATES, Sweep, run_sweep, sweep_status
+    from .tables import status_line, status_table
 
     sweep = Sweep.from_file(args.config)
+    if args.status:
+        rows = sweep_status(sweep)
+        print(status_table(rows) + "\n\n" + status_line(rows, STATES))
+        return
     if args.quick:
         sweep.quick = True
     if args.no_evaluate:
@@ -195,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     w.add_argument("--quick", action="store_true", help="quick mode (as TSDSAE_QUICK=1)")
     w.add_argument("--no-evaluate", action="store_true", help="train only")
+    w.add_argument("--status", action="store_true",
+                   help="print where each run stands and the training left; train nothing")
     w.add_argument("--no-progress", action="store_true")
     w.set_defaults(func=_sweep)
 

@@ -17,11 +17,14 @@ asked, ``evaluation.json`` and ``probing.json``) is skipped, an unfinished one r
 ``last.pt``. The local executor runs one process per core with one thread each
 (small models train faster side by side than one at a time on several threads);
 ``--executor ray --address HOST:PORT`` sends the same jobs to a Ray cluster.
+:func:`sweep_status` (``tsdsae sweep FILE --status``) says where each run stands and how much
+training is left, from the run folders alone.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -31,6 +34,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
@@ -41,7 +45,8 @@ from .errors import TsdsaeError
 from .evaluation.probing import probe_run
 from .evaluation.suite import evaluate_run
 from .evaluation.swap import track_swap_f1
-from .io import die_with_parent
+from .io import die_with_parent, pid_alive
+from .methods import get_method, stage_plan
 from .plotting import save_evaluation_figure
 from .runs import run_name
 from .training import train
@@ -111,6 +116,85 @@ def run_is_done(run_dir: Path, evaluate: bool) -> bool:
     """Whether a run folder holds a finished run (and its evaluation and probes, if asked for)."""
     return (run_dir / "result.json").is_file() and (
         not evaluate or all((run_dir / name).is_file() for name in EVALUATION_FILES))
+
+
+#: The states of :func:`sweep_status`, in the order a run passes through them.
+STATES = {
+    "waiting": "not started",
+    "lost": "epochs recorded but no last.pt: training restarts from epoch 0",
+    "stopped": "stopped; resumes exactly from last.pt",
+    "training": "a living process on this machine holds the folder",
+    "trained": "finished; its evaluation or probes are still to run",
+    "done": "finished (and evaluated and probed, if the sweep evaluates)",
+}
+
+
+def sweep_status(sweep: Sweep) -> list[dict[str, Any]]:
+    """Where every point of ``sweep`` stands, read from its run folder (nothing is trained or loaded).
+
+    One dict per run, in the order the sweep runs them: ``run``, ``state`` (a key of
+    :data:`STATES`), ``epochs`` done of ``max_epochs``, the last validation reconstruction
+    ``val_rec``, the last tracked post-global swap F1 ``post_global``, ``train_seconds`` so far
+    and ``left_seconds``: the training still to go, estimated from the sweep's own median epoch
+    times per method and stage (stage 1 pooled over the two-stage methods; ``None`` while one
+    of its stages is untimed; early stopping can only shorten it). A line being written is skipped.
+    """
+    points = list(sweep.configs())
+    metrics = {d: _metrics_so_far(d) for _, d in points}
+    per_epoch: dict[str, list[float]] = {}
+    for cfg, d in points:
+        for m in metrics[d]:
+            per_epoch.setdefault(_timing_key(cfg.train.method, m["stage"]), []).append(m["seconds"])
+    median = {key: float(np.median(v)) for key, v in per_epoch.items()}
+    rows = []
+    for cfg, d in points:
+        ms, state = metrics[d], _state(d, metrics[d], sweep.evaluate)
+        done = 0 if state in ("waiting", "lost") else len(ms)
+        if state in ("trained", "done"):
+            left: float | None = 0.0
+        else:
+            method = get_method(cfg.train.method)
+            keys = [_timing_key(cfg.train.method, stage_plan(method, e, cfg.train).stage)
+                    for e in range(done, cfg.train.max_epochs)]
+            left = sum(median[k] for k in keys) if set(keys) <= set(median) else None
+        tracked = [m["swap_f1"]["post_global"] for m in ms if "swap_f1" in m]
+        rows.append({"run": d.name, "state": state, "epochs": len(ms), "max_epochs": cfg.train.max_epochs,
+                     "val_rec": ms[-1]["val"]["rec"] if ms else None,
+                     "post_global": tracked[-1] if tracked else None,
+                     "train_seconds": sum(m["seconds"] for m in ms), "left_seconds": left})
+    return rows
+
+
+def _timing_key(method: str, stage: int) -> str:
+    """Epochs that cost the same: stage 1 is one computation for every two-stage method."""
+    return "stage 1" if stage == 1 and get_method(method).stage1_trainable is not None else f"{method}, stage {stage}"
+
+
+def _metrics_so_far(run_dir: Path) -> list[dict[str, Any]]:
+    """The complete lines of ``run_dir/metrics.jsonl`` (none if absent; a half-written last line is left out)."""
+    path = run_dir / "metrics.jsonl"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    out = []
+    for i, line in enumerate(lines):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines) - 1:
+                raise TsdsaeError(f"{path}: line {i + 1} is not JSON: the file is damaged") from None
+    return out
+
+
+def _state(run_dir: Path, metrics: list[dict[str, Any]], evaluate: bool) -> str:
+    """The key of :data:`STATES` that describes ``run_dir``."""
+    if (run_dir / "result.json").is_file():
+        return "done" if run_is_done(run_dir, evaluate) else "trained"
+    if not metrics:
+        return "waiting"
+    lock = run_dir / ".lock"
+    holder = lock.read_text().strip() if lock.is_file() else ""
+    if holder.isdigit() and pid_alive(int(holder)):
+        return "training"
+    return "stopped" if (run_dir / "last.pt").is_file() else "lost"
 
 
 def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evaluate: bool,

@@ -8,6 +8,7 @@ their :attr:`~tsdsae.methods.Method.label` and the swap conditions by
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -276,3 +277,31 @@ def _mean_range(values: Sequence[float]) -> str:
     """'0.62' for one value or several equal ones, '0.80 (0.60–1.00)' for several that differ."""
     spread = span(values)
     return spread if spread == f"{min(values):.2f}" else f"{np.mean(values):.2f} ({spread})"
+
+
+# --- a sweep in progress (``tsdsae sweep FILE --status``) ------------------------------
+
+def status_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One line per run of a sweep: :func:`tsdsae.sweep.sweep_status`'s rows."""
+    def num(x: float | None, fmt: str) -> str:
+        return "—" if x is None else format(x, fmt)
+
+    return markdown(["run", "state", "epochs", "val rec (last)", "post-global F1 (last tracked)", "train min",
+                     "left min (est.)"],
+                    ([r["run"], r["state"], f"{r['epochs']} / {r['max_epochs']}", num(r["val_rec"], ".3f"),
+                      num(r["post_global"], ".2f"), f"{r['train_seconds'] / 60:.0f}",
+                      "?" if r["left_seconds"] is None else f"{r['left_seconds'] / 60:.0f}"] for r in rows))
+
+
+def status_line(rows: Sequence[Mapping[str, Any]], states: Iterable[str]) -> str:
+    """How many runs of a sweep are in each of ``states`` (in that order; ``done`` first), and the
+    training left in CPU-hours."""
+    counts = Counter(r["state"] for r in rows)
+    left = [r["left_seconds"] for r in rows if r["left_seconds"] is not None]
+    unknown = sum(r["left_seconds"] is None for r in rows)
+    return (f"{counts['done']} of {len(rows)} runs done"
+            + "".join(f", {counts[state]} {state}" for state in reversed(list(states))
+                      if state != "done" and counts[state])
+            + f"; training left ≈ {sum(left) / 3600:.1f} CPU-hours at this sweep's own median epoch times"
+            + (f", plus {unknown} run(s) of a method or stage not timed yet" if unknown else "")
+            + " (one thread a worker; evaluation not included).")
