@@ -8,6 +8,8 @@ from tsdsae.models import layers
 from tsdsae.models.layers import linear_tanh, mlp
 
 needs_onednn = pytest.mark.skipif(not layers._onednn_linear_tanh(), reason="no oneDNN fused linear in this torch")
+needs_onednn_bf16 = pytest.mark.skipif(not layers._onednn_linear_tanh(torch.bfloat16),
+                                       reason="no oneDNN fused linear in bfloat16 on this CPU (it needs AVX-512)")
 
 
 def _value_and_grads(fn, x, lin):
@@ -36,7 +38,7 @@ def test_fused_linear_tanh_is_as_accurate_as_the_two_ops_in_value_and_gradient()
         assert err_f < 1e-6 and err_f < 4 * err_p + 1e-7, (err_f, err_p)  # float32 rounding, no worse than torch's
 
 
-@needs_onednn
+@needs_onednn_bf16
 def test_fused_linear_tanh_follows_bf16_autocast():
     torch.manual_seed(0)
     lin, x = nn.Linear(16, 64), torch.randn(3, 50, 16)
@@ -51,9 +53,32 @@ def test_fused_linear_tanh_follows_bf16_autocast():
 
 
 def test_without_onednn_the_two_torch_ops_run(monkeypatch):
-    monkeypatch.setattr(layers, "_onednn_linear_tanh", lambda: False)
+    monkeypatch.setattr(layers, "_onednn_linear_tanh", lambda dtype=torch.float32: False)
     lin, x = nn.Linear(8, 4), torch.randn(2, 5, 8)
     assert torch.equal(linear_tanh(x, lin), torch.tanh(lin(x)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(linear_tanh(x, lin), torch.tanh(lin(x)))
+
+
+def test_the_probe_asks_for_each_dtype(monkeypatch):
+    """bfloat16 autocast asks whether the fused op runs in bfloat16 here (an AVX2 CPU: it does not)."""
+    asked = []
+    monkeypatch.setattr(layers, "_onednn_linear_tanh", lambda dtype=torch.float32: asked.append(dtype) or False)
+    lin, x = nn.Linear(8, 4), torch.randn(2, 5, 8)
+    linear_tanh(x, lin)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        linear_tanh(x, lin)
+    assert asked == [torch.float32, torch.bfloat16]
+
+
+def test_linear_tanh_runs_in_both_precisions_on_this_cpu():
+    """Whatever this CPU supports (a bfloat16 fused op needs AVX-512), the call never raises."""
+    lin, x = nn.Linear(8, 4), torch.randn(2, 5, 8)
+    for dtype in (torch.float32, torch.bfloat16):
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            y = linear_tanh(x, lin)
+        assert y.dtype == dtype
+        torch.testing.assert_close(y.float(), torch.tanh(lin(x)), rtol=0, atol=2e-2)
 
 
 def test_mlp_keeps_the_keys_and_outputs_of_a_plain_sequential():
