@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 
@@ -19,6 +18,7 @@ import torch
 from tsdsae.config import load_preset
 from tsdsae.data import Renderer, build_dataset, draw_items, factors_of
 from tsdsae.data.render import render_many
+from tsdsae.device import machine_description
 from tsdsae.features import log_mel
 
 
@@ -33,7 +33,7 @@ def main() -> None:
     labels = factors_of(melody)
     names = [cfg.data.instruments[k] for k in instrument]
     clip_s = cfg.data.n_samples / cfg.data.sample_rate
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+    print(f"machine: {machine_description()}, torch {torch.__version__}, "
           f"torch threads {torch.get_num_threads()}")
 
     t = time.perf_counter()

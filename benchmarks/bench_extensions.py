@@ -13,7 +13,6 @@ Prints one line per measurement; benchmarks/README.md records the figures.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 
 from tsdsae.data import build_dataset
 from tsdsae.data.urmp import mean_confidence
+from tsdsae.device import machine_description
 from tsdsae.evaluation.factors import factor_swap_f1
 from tsdsae.evaluation.probing import probe_model
 from tsdsae.runs import load_model
@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=4, help="4-s segments per CREPE measurement")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"{platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)")
+    print(f"{machine_description()}, torch {torch.__version__}, {args.threads} thread(s)")
 
     cfg, model = load_model(RESULTS / "cpu" / "ts-dsae-z16-factorised-framewise-seed0")
     ds = build_dataset(cfg.data, cfg.features, progress=False)

@@ -22,14 +22,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import statistics
 import time
 
 import torch
 
 from tsdsae.config import ModelConfig, TrainConfig
-from tsdsae.device import keep_freed_memory, resolve_device
+from tsdsae.device import keep_freed_memory, machine_description, resolve_device
 from tsdsae.methods import get_method, stage_plan
 from tsdsae.models import DSAE, layers
 from tsdsae.objectives import elbo_terms, gaussian_kl
@@ -112,7 +111,7 @@ def main() -> None:
     kept = not args.default_malloc and keep_freed_memory()
     dev = resolve_device(args.device)
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{args.threads} threads"
-    print(f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {dev}: {where}; "
+    print(f"{machine_description()}, torch {torch.__version__}, {dev}: {where}; "
           f"batch {args.batch} x 251 x 80, z={args.z_dim}, {args.encoder} q, {args.decoder} decoder; "
           f"malloc keeps freed memory: {kept}")
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)

@@ -45,3 +45,12 @@ def test_keep_freed_memory_acts_on_glibc_only(monkeypatch):
     monkeypatch.setattr(platform, "libc_ver", lambda: ("musl", "1.2"))
     assert device.keep_freed_memory() is False
     device.keep_freed_memory.cache_clear()
+
+
+def test_machine_description_names_the_cpu_and_its_vector_instructions():
+    text = device.machine_description()
+    assert text.startswith(f"{platform.machine()}, ") and " cores, " in text
+    if platform.machine() == "x86_64" and platform.system() == "Linux":
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+        widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
+        assert widest is None or widest in text, text

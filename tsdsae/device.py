@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import platform
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 
 import torch
 
@@ -24,6 +26,30 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise TsdsaeError(f"device {name!r} asked for, but this machine has no usable CUDA GPU")
     return dev
+
+
+@functools.cache
+def machine_description() -> str:
+    """This machine in one line, as run folders, data manifests and benchmarks record it: architecture,
+    cores, system, the CPU's model and its widest vector instructions.
+
+    Epoch times from different CPUs are not comparable (e.g. bfloat16 steps need AVX-512 to be
+    fast, and the fused CPU path of :func:`tsdsae.models.layers.linear_tanh` needs it for bfloat16).
+    """
+    model, flags = "", set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not model:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    vector = next((name for flag, name in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"),
+                                           ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags),
+                  torch.backends.cpu.get_cpu_capability())
+    cpu = ", ".join(part for part in (model or platform.processor(), vector) if part)
+    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}" + (f", {cpu}" if cpu else "")
 
 
 def numeric_path(device: torch.device, precision: str) -> AbstractContextManager:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ import torch
 
 from . import __version__
 from .config import Config
+from .device import machine_description
 from .errors import TsdsaeError
 from .io import atomic_path, write_text_atomic
 from .methods import get_method
@@ -195,6 +195,6 @@ def provenance(cfg: Config, result: dict[str, Any], dev: torch.device, commits: 
         "tsdsae": __version__, "git_commit": commits[0] if commits else None,
         # every commit that trained a part of the run (a run split by --stop-after may span several)
         "git_commits": commits,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "machine": machine_description(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

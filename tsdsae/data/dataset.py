@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..config import DataConfig, FeatureConfig, content_hash
-from ..device import torch_threads
+from ..device import machine_description, torch_threads
 from ..errors import TsdsaeError
 from ..features import log_mel
 from ..io import building_folder, file_sha256, write_json_atomic
@@ -304,8 +303,7 @@ def _manifest(data, features, soundfont, melody, instrument, train, val, render_
         },
         "build": {
             "render_and_features_s": round(render_s, 2), "total_s": round(total_s, 2),
-            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-            "cores": os.cpu_count(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "machine": machine_description(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
         "licence": "dMelodies factors (Pati et al., ISMIR 2020) are CC BY-NC-SA 4.0",
     }

@@ -21,7 +21,6 @@ is a cache hit. No URMP audio belongs in this repository.
 from __future__ import annotations
 
 import os
-import platform
 import re
 import time
 from dataclasses import asdict
@@ -36,6 +35,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..config import FeatureConfig, UrmpConfig, content_hash
+from ..device import machine_description
 from ..errors import TsdsaeError
 from ..features import log_mel
 from ..io import building_folder
@@ -210,7 +210,7 @@ def _manifest(root, cfg, features, names, per_instrument, track_names, instrumen
                       for s, idx in split.items()}},
         "splits": {s: idx.tolist() for s, idx in split.items()},
         "versions": {"tsdsae": __version__, "torch": torch.__version__, "torchaudio": torchaudio.__version__},
-        "build": {"total_s": round(total_s, 2), "machine": platform.machine(), "cores": os.cpu_count(),
+        "build": {"total_s": round(total_s, 2), "machine": machine_description(),
                   "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
         "licence": "URMP (Li et al. 2019) is the user's own copy; it is not redistributed",
     }
