@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tsdsae import device
 from tsdsae.config import Config, ModelConfig, TrainConfig, load_preset
 from tsdsae.errors import TsdsaeError
 from tsdsae.methods import get_method, stage_plan
@@ -102,6 +103,20 @@ def test_bf16_training_learns_and_is_recorded(small_dataset, tmp_path):
     assert rec[-1] < 0.5 * rec[0], (rec[0], rec[-1])
     assert json.loads((tmp_path / "config.json").read_text())["train"]["precision"] == "bf16"
     assert all(v.dtype == torch.float32 for v in load_checkpoint(tmp_path / "last.pt")["model"].values())
+
+
+@pytest.mark.parametrize("flags, warned", [({"avx2", "fma"}, True), ({"avx2", "avx512f", "avx512_bf16"}, False)])
+def test_bf16_on_a_cpu_without_native_bfloat16_warns(small_dataset, tmp_path, monkeypatch, recwarn, flags, warned):
+    monkeypatch.setattr(device, "_cpu_info", lambda: ("a test CPU", frozenset(flags)))
+    cfg = _cfg("dsae", epochs=1)
+    cfg.train.precision = "bf16"
+    train(cfg, tmp_path, small_dataset, progress=False)
+    said = [str(w.message) for w in recwarn if "bfloat16" in str(w.message)]
+    assert bool(said) == warned, said
+    assert not said or ("a test CPU" in said[0] and "fp32" in said[0])
+    cfg.train.precision = "fp32"
+    train(cfg, tmp_path / "fp32", small_dataset, progress=False)  # float32 never warns
+    assert len([w for w in recwarn if "bfloat16" in str(w.message)]) == len(said)
 
 
 def test_training_reduces_the_loss(small_dataset, tmp_path):

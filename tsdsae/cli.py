@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--reshuffle", action="store_true", help="new batch order every epoch")
     t.add_argument("--stage1-zero-z", action="store_true", help="feed z = 0 to the decoder in stage 1")
     t.add_argument("--precision", choices=PRECISIONS,
-                   help="fp32 (the paper's maths, default) or bf16 autocast (faster on CPUs with AVX-512 BF16)")
+                   help="fp32 (the paper's maths, default) or bf16 autocast (faster on CPUs with AVX-512 BF16, "
+                        "far slower without)")
     t.add_argument("--soundfont", help="soundfont for the data (default: discovered)")
     t.add_argument("--data", help="a prepared dataset folder (e.g. from 'tsdsae urmp-prepare') instead of dMelodies")
     t.add_argument("--run-dir", help="run folder (default runs/<preset>/<method>-z<z>-…-seed<seed>)")

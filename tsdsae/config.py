@@ -210,7 +210,8 @@ class TrainConfig:
     stage1_zero_z: bool = False
     #: "fp32" (the paper's maths) or "bf16": the training step's matrix products and LSTMs run under
     #: bfloat16 autocast (weights, optimiser, loss terms and validation stay float32); ≈ 1.7× faster
-    #: on CPUs with AVX-512 BF16 (benchmarks/README.md). Recorded in the run's config.
+    #: on CPUs with AVX-512 BF16, 8–10× slower on AVX2-only ones (benchmarks/README.md; training
+    #: warns there). Recorded in the run's config.
     precision: str = "fp32"
 
     def validate(self) -> None:

@@ -29,14 +29,9 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
 
 
 @functools.cache
-def machine_description() -> str:
-    """This machine in one line, as run folders, data manifests and benchmarks record it: architecture,
-    cores, system, the CPU's model and its widest vector instructions.
-
-    Epoch times from different CPUs are not comparable (e.g. bfloat16 steps need AVX-512 to be
-    fast, and the fused CPU path of :func:`tsdsae.models.layers.linear_tanh` needs it for bfloat16).
-    """
-    model, flags = "", set()
+def _cpu_info() -> tuple[str, frozenset[str]]:
+    """The CPU's model name and feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+    model, flags = "", frozenset()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(errors="replace").splitlines():
@@ -44,12 +39,39 @@ def machine_description() -> str:
             if key.strip() == "model name" and not model:
                 model = value.strip()
             elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
+                flags = frozenset(value.split())
+    return model, flags
+
+
+def machine_description() -> str:
+    """This machine in one line, as run folders, data manifests and benchmarks record it: architecture,
+    cores, system, the CPU's model and its widest vector instructions.
+
+    Epoch times from different CPUs are not comparable: e.g. a bfloat16 step needs AVX-512 BF16
+    to be fast (:func:`native_bf16`), and a float32 step gains from the fused tanh of
+    :func:`tsdsae.models.layers.linear_tanh` on an AVX-512 CPU, not on an AVX2 one.
+    """
+    model, flags = _cpu_info()
     vector = next((name for flag, name in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"),
                                            ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags),
                   torch.backends.cpu.get_cpu_capability())
     cpu = ", ".join(part for part in (model or platform.processor(), vector) if part)
     return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}" + (f", {cpu}" if cpu else "")
+
+
+def native_bf16(device: torch.device) -> bool | None:
+    """Whether ``device`` computes in bfloat16 natively: a CUDA GPU that supports it, or a CPU with
+    AVX-512 BF16 or AMX; ``None`` where this cannot be told (a CPU without /proc/cpuinfo).
+
+    Elsewhere bfloat16 is emulated and slow: on an AVX2 CPU a bf16 training step took 8–10× as
+    long as a float32 one (``benchmarks/README.md``).
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    _, flags = _cpu_info()
+    if device.type != "cpu" or not flags:
+        return None
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def numeric_path(device: torch.device, precision: str) -> AbstractContextManager:

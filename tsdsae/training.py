@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .config import Config, TrainConfig
 from .data.dataset import MelodyAudioDataset, build_dataset
-from .device import keep_freed_memory, numeric_path, resolve_device
+from .device import keep_freed_memory, machine_description, native_bf16, numeric_path, resolve_device
 from .errors import TsdsaeError
 from .io import folder_lock, write_json_atomic
 from .methods import StagePlan, get_method, stage_plan
@@ -129,6 +130,9 @@ def train(
     """
     run_dir, method, dev = Path(run_dir), get_method(cfg.validate().train.method), resolve_device(device)
     _check_request(run_dir, cfg, stop_after, track_every)
+    if cfg.train.precision == "bf16" and native_bf16(dev) is False:
+        warnings.warn(f"precision bf16 on a {dev.type} without native bfloat16 ({machine_description()}): it is "
+                      "emulated, and a step can take 8-10x as long as in fp32; train with precision fp32", stacklevel=2)
     ds = dataset if dataset is not None else build_dataset(cfg.data, cfg.features, progress=progress)
     x_train, x_val = (torch.from_numpy(np.ascontiguousarray(ds.features[ds.split(s)])).to(dev)
                       for s in ("train", "val"))
