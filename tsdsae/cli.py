@@ -105,7 +105,9 @@ def _sweep(args: argparse.Namespace) -> None:
     sweep = Sweep.from_file(args.config)
     if args.status:
         rows = sweep_status(sweep)
-        print(status_table(rows) + "\n\n" + status_line(rows, STATES))
+        present = {r["state"] for r in rows}
+        legend = "; ".join(f"{state}: {what}" for state, what in STATES.items() if state in present)
+        print(f"{status_table(rows)}\n\n{status_line(rows, STATES)}\n({legend})")
         return
     if args.quick:
         sweep.quick = True
