@@ -116,12 +116,23 @@ def run_folder(run_dir: str | os.PathLike) -> Path:
     return run_dir
 
 
-def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """The per-epoch records of a run folder."""
+def read_metrics(run_dir: str | os.PathLike, *, in_progress: bool = False) -> list[dict[str, Any]]:
+    """The per-epoch records of a run folder. ``in_progress``: a run may be training, so a missing
+    file means no epoch yet and a half-written last line is left out (``tsdsae sweep --status``)."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
+        if in_progress:
+            return []
         raise TsdsaeError(f"{run_dir} has no metrics.jsonl: not a tsdsae run folder")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    out = []
+    for i, line in enumerate(lines):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            if not (in_progress and i == len(lines) - 1):
+                raise TsdsaeError(f"{path}: line {i + 1} is not JSON: the file is damaged") from None
+    return out
 
 
 def swap_track(metrics: Sequence[Mapping[str, Any]], kind: str = "post_global",

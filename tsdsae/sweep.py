@@ -24,7 +24,6 @@ training is left, from the run folders alone.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -48,7 +47,7 @@ from .evaluation.swap import track_swap_f1
 from .io import die_with_parent, pid_alive
 from .methods import get_method, stage_plan
 from .plotting import save_evaluation_figure
-from .runs import run_name
+from .runs import read_metrics, run_name
 from .training import train
 
 EXECUTORS = ("local", "ray")
@@ -140,7 +139,7 @@ def sweep_status(sweep: Sweep) -> list[dict[str, Any]]:
     of its stages is untimed; early stopping can only shorten it). A line being written is skipped.
     """
     points = list(sweep.configs())
-    metrics = {d: _metrics_so_far(d) for _, d in points}
+    metrics = {d: read_metrics(d, in_progress=True) for _, d in points}
     per_epoch: dict[str, list[float]] = {}
     for cfg, d in points:
         for m in metrics[d]:
@@ -168,20 +167,6 @@ def sweep_status(sweep: Sweep) -> list[dict[str, Any]]:
 def _timing_key(method: str, stage: int) -> str:
     """Epochs that cost the same: stage 1 is one computation for every two-stage method."""
     return "stage 1" if stage == 1 and get_method(method).stage1_trainable is not None else f"{method}, stage {stage}"
-
-
-def _metrics_so_far(run_dir: Path) -> list[dict[str, Any]]:
-    """The complete lines of ``run_dir/metrics.jsonl`` (none if absent; a half-written last line is left out)."""
-    path = run_dir / "metrics.jsonl"
-    lines = path.read_text().splitlines() if path.is_file() else []
-    out = []
-    for i, line in enumerate(lines):
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i < len(lines) - 1:
-                raise TsdsaeError(f"{path}: line {i + 1} is not JSON: the file is damaged") from None
-    return out
 
 
 def _state(run_dir: Path, metrics: list[dict[str, Any]], evaluate: bool) -> str:
