@@ -95,6 +95,20 @@ def test_status_reads_every_state_from_the_folders(tmp_path, small_dataset, caps
     assert "1 of 6 runs done, 1 training, 1 stopped, 1 lost, 2 waiting" in out and "| lost |" in out
     assert not (dirs["dsae", 1][1]).exists()  # --status trains nothing
 
+    # epoch times from another CPU count only where this machine has none for that method and stage
+    other = dirs["dsae", 2][1]
+    other.mkdir()
+    slow = [{**m, "seconds": 10 * m["seconds"]} for m in read_metrics(dirs["dsae", 0][1])]
+    (other / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in slow))
+    result = json.loads((dirs["dsae", 0][1] / "result.json").read_text())
+    (other / "result.json").write_text(json.dumps({**result, "machine": "another CPU"}))
+    left = {r["run"]: r["left_seconds"] for r in sweep_status(sweep)}
+    assert left[dirs["dsae", 1][1].name] == pytest.approx(2 * np.median(dsae_epochs))
+    (dirs["dsae", 0][1] / "result.json").write_text(json.dumps({**result, "machine": "a third CPU"}))
+    left = {r["run"]: r["left_seconds"] for r in sweep_status(sweep)}
+    pooled = dsae_epochs + [m["seconds"] for m in slow]
+    assert left[dirs["dsae", 1][1].name] == pytest.approx(2 * np.median(pooled))
+
 
 @pytest.mark.parametrize("extra, word", [
     ({"colour": "blue"}, "unknown key"),

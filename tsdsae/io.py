@@ -103,6 +103,15 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def lock_holder(folder: str | os.PathLike) -> int | None:
+    """The PID of the living process that holds ``folder/.lock`` (:func:`folder_lock`), else ``None``."""
+    try:
+        text = (Path(folder) / ".lock").read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.isdigit() and pid_alive(int(text)) else None
+
+
 @contextmanager
 def folder_lock(folder: str | os.PathLike, what: str = "used") -> Iterator[None]:
     """Hold ``folder/.lock`` (this process's PID) inside the block; a one-line error while another
@@ -112,9 +121,8 @@ def folder_lock(folder: str | os.PathLike, what: str = "used") -> Iterator[None]
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            text = lock.read_text().strip() if lock.exists() else ""
-            holder = int(text) if text.isdigit() else None
-            if holder is not None and holder != os.getpid() and pid_alive(holder):
+            holder = lock_holder(folder)
+            if holder is not None and holder != os.getpid():
                 raise TsdsaeError(f"{folder} is being {what} by process {holder}: wait for it to end, "
                                   f"or stop it (kill {holder})") from None
             lock.unlink(missing_ok=True)  # stale: its process is gone

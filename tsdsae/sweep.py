@@ -24,6 +24,7 @@ training is left, from the run folders alone.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -39,12 +40,12 @@ from tqdm.auto import tqdm
 
 from .config import METHODS, Config, load_preset
 from .data import build_dataset
-from .device import torch_threads
+from .device import machine_description, torch_threads
 from .errors import TsdsaeError
 from .evaluation.probing import probe_run
 from .evaluation.suite import evaluate_run
 from .evaluation.swap import track_swap_f1
-from .io import die_with_parent, pid_alive
+from .io import die_with_parent, lock_holder
 from .methods import get_method, stage_plan
 from .plotting import save_evaluation_figure
 from .runs import read_metrics, run_name
@@ -119,12 +120,12 @@ def run_is_done(run_dir: Path, evaluate: bool) -> bool:
 
 #: The states of :func:`sweep_status`, in the order a run passes through them.
 STATES = {
-    "waiting": "not started",
-    "lost": "epochs recorded but no last.pt: training restarts from epoch 0",
-    "stopped": "stopped; resumes exactly from last.pt",
-    "training": "a living process on this machine holds the folder",
-    "trained": "finished; its evaluation or probes are still to run",
     "done": "finished (and evaluated and probed, if the sweep evaluates)",
+    "trained": "finished; its evaluation or probes are still to run",
+    "training": "a living process on this machine holds the folder",
+    "stopped": "stopped; resumes exactly from last.pt",
+    "lost": "epochs recorded but no last.pt: training restarts from epoch 0",
+    "waiting": "not started",
 }
 
 
@@ -136,18 +137,26 @@ def sweep_status(sweep: Sweep) -> list[dict[str, Any]]:
     ``val_rec``, the last tracked post-global swap F1 ``post_global``, ``train_seconds`` so far
     and ``left_seconds``: the training still to go, estimated from the sweep's own median epoch
     times per method and stage (stage 1 pooled over the two-stage methods; ``None`` while one
-    of its stages is untimed; early stopping can only shorten it). A line being written is skipped.
+    of its stages is untimed; early stopping can only shorten it). Epoch times of runs trained
+    on this machine (:func:`tsdsae.device.machine_description`) or training on it now are used
+    where a method and stage has any, since another CPU's can differ several-fold. A line being
+    written is skipped.
     """
     points = list(sweep.configs())
     metrics = {d: read_metrics(d, in_progress=True) for _, d in points}
-    per_epoch: dict[str, list[float]] = {}
+    states = {d: _state(d, metrics[d], sweep.evaluate) for _, d in points}
+    here = machine_description()
+    per_epoch: dict[tuple[bool, str], list[float]] = {}
     for cfg, d in points:
+        on_this_machine = states[d] == "training" or _trained_on(d) == here
         for m in metrics[d]:
-            per_epoch.setdefault(_timing_key(cfg.train.method, m["stage"]), []).append(m["seconds"])
-    median = {key: float(np.median(v)) for key, v in per_epoch.items()}
+            key = _timing_key(cfg.train.method, m["stage"])
+            per_epoch.setdefault((on_this_machine, key), []).append(m["seconds"])
+    median = {key: float(np.median(per_epoch.get((True, key), per_epoch.get((False, key)))))
+              for _, key in per_epoch}
     rows = []
     for cfg, d in points:
-        ms, state = metrics[d], _state(d, metrics[d], sweep.evaluate)
+        ms, state = metrics[d], states[d]
         done = 0 if state in ("waiting", "lost") else len(ms)
         if state in ("trained", "done"):
             left: float | None = 0.0
@@ -169,15 +178,19 @@ def _timing_key(method: str, stage: int) -> str:
     return "stage 1" if stage == 1 and get_method(method).stage1_trainable is not None else f"{method}, stage {stage}"
 
 
+def _trained_on(run_dir: Path) -> str | None:
+    """The machine a finished run's ``result.json`` records, else ``None``."""
+    path = run_dir / "result.json"
+    return json.loads(path.read_text()).get("machine") if path.is_file() else None
+
+
 def _state(run_dir: Path, metrics: list[dict[str, Any]], evaluate: bool) -> str:
     """The key of :data:`STATES` that describes ``run_dir``."""
     if (run_dir / "result.json").is_file():
         return "done" if run_is_done(run_dir, evaluate) else "trained"
     if not metrics:
         return "waiting"
-    lock = run_dir / ".lock"
-    holder = lock.read_text().strip() if lock.is_file() else ""
-    if holder.isdigit() and pid_alive(int(holder)):
+    if lock_holder(run_dir) is not None:
         return "training"
     return "stopped" if (run_dir / "last.pt").is_file() else "lost"
 

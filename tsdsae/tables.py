@@ -295,13 +295,14 @@ def status_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def status_line(rows: Sequence[Mapping[str, Any]], states: Iterable[str]) -> str:
     """How many runs of a sweep are in each of ``states`` (in that order; ``done`` first), and the
-    training left in CPU-hours."""
+    training left in CPU-hours (:func:`tsdsae.sweep.sweep_status`)."""
     counts = Counter(r["state"] for r in rows)
     left = [r["left_seconds"] for r in rows if r["left_seconds"] is not None]
     unknown = sum(r["left_seconds"] is None for r in rows)
     return (f"{counts['done']} of {len(rows)} runs done"
-            + "".join(f", {counts[state]} {state}" for state in reversed(list(states))
+            + "".join(f", {counts[state]} {state}" for state in states
                       if state != "done" and counts[state])
-            + f"; training left ≈ {sum(left) / 3600:.1f} CPU-hours at this sweep's own median epoch times"
+            + f"; training left ≈ {sum(left) / 3600:.1f} CPU-hours at this sweep's median epoch times on"
+            + " this machine (on any, for a method or stage this one has not timed)"
             + (f", plus {unknown} run(s) of a method or stage not timed yet" if unknown else "")
-            + " (one thread a worker; evaluation not included).")
+            + "; one thread a worker, evaluation not included.")
