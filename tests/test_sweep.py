@@ -84,10 +84,11 @@ def test_status_reads_every_state_from_the_folders(tmp_path, small_dataset, caps
         ("ts-dsae", 0): "stopped", ("ts-dsae", 1): "lost", ("ts-dsae", 2): "training"}
     assert set(STATES) >= {r["state"] for r in rows.values()}
     assert state["ts-dsae", 0]["epochs"] == 1 and state["ts-dsae", 0]["max_epochs"] == 2
-    dsae_epochs = [m["seconds"] for m in read_metrics(dirs["dsae", 0][1])]
+    dsae_metrics = read_metrics(dirs["dsae", 0][1])
+    dsae_epochs = [m["cpu_seconds"] for m in dsae_metrics]  # the estimates use processor time
     assert state["dsae", 1]["left_seconds"] == pytest.approx(2 * np.median(dsae_epochs))
     assert state["dsae", 0]["left_seconds"] == 0
-    assert state["dsae", 0]["train_seconds"] == pytest.approx(sum(dsae_epochs))
+    assert state["dsae", 0]["train_seconds"] == pytest.approx(sum(m["seconds"] for m in dsae_metrics))
     assert state["ts-dsae", 0]["left_seconds"] is None  # its stage 2 has not been timed in this sweep
     assert state["dsae", 0]["val_rec"] == read_metrics(dirs["dsae", 0][1])[-1]["val"]["rec"]
     assert main(["sweep", str(path), "--status"]) == 0
@@ -98,7 +99,7 @@ def test_status_reads_every_state_from_the_folders(tmp_path, small_dataset, caps
     # epoch times from another CPU count only where this machine has none for that method and stage
     other = dirs["dsae", 2][1]
     other.mkdir()
-    slow = [{**m, "seconds": 10 * m["seconds"]} for m in read_metrics(dirs["dsae", 0][1])]
+    slow = [{**m, "cpu_seconds": 10 * m["cpu_seconds"]} for m in dsae_metrics]
     (other / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in slow))
     result = json.loads((dirs["dsae", 0][1] / "result.json").read_text())
     (other / "result.json").write_text(json.dumps({**result, "machine": "another CPU"}))
@@ -106,7 +107,7 @@ def test_status_reads_every_state_from_the_folders(tmp_path, small_dataset, caps
     assert left[dirs["dsae", 1][1].name] == pytest.approx(2 * np.median(dsae_epochs))
     (dirs["dsae", 0][1] / "result.json").write_text(json.dumps({**result, "machine": "a third CPU"}))
     left = {r["run"]: r["left_seconds"] for r in sweep_status(sweep)}
-    pooled = dsae_epochs + [m["seconds"] for m in slow]
+    pooled = dsae_epochs + [m["cpu_seconds"] for m in slow]
     assert left[dirs["dsae", 1][1].name] == pytest.approx(2 * np.median(pooled))
 
 

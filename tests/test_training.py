@@ -1,18 +1,19 @@
 """The trainer: freezing, the snapshot, learning, resume, checkpoints and errors."""
 
 import json
+import time
 
 import numpy as np
 import pytest
 import torch
 
-from tsdsae import device
+from tsdsae import device, training
 from tsdsae.config import Config, ModelConfig, TrainConfig, load_preset
 from tsdsae.errors import TsdsaeError
 from tsdsae.methods import get_method, stage_plan
 from tsdsae.models import DSAE
-from tsdsae.runs import load_checkpoint, load_model, read_metrics
-from tsdsae.training import batch_loss, set_trainable, take_snapshot, train
+from tsdsae.runs import describe_run, load_checkpoint, load_model, read_metrics
+from tsdsae.training import batch_loss, evaluate_loss, set_trainable, take_snapshot, train
 
 
 def _cfg(method="ts-dsae", c=2, epochs=5, **model):
@@ -130,6 +131,21 @@ def test_training_reduces_the_loss(small_dataset, tmp_path):
     assert rec[-1] < 0.5 * rec[0], (rec[0], rec[-1])
 
 
+def test_processor_time_leaves_out_waiting(small_dataset, tmp_path, monkeypatch):
+    def slow_validation(*args, **kwargs):  # a paused process, or one waiting for a busy core
+        time.sleep(0.3)
+        return evaluate_loss(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate_loss", slow_validation)
+    res = train(_cfg("dsae", epochs=2), tmp_path, small_dataset, progress=False)
+    ms = read_metrics(tmp_path)
+    assert all(m["seconds"] - m["cpu_seconds"] >= 0.25 for m in ms), ms
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["train_cpu_seconds"] == pytest.approx(sum(m["cpu_seconds"] for m in ms), abs=0.1)
+    assert result["train_seconds"] >= result["train_cpu_seconds"] + 0.5 and res.cpu_seconds is not None
+    assert "min of processor time" in describe_run(tmp_path)
+
+
 @pytest.mark.parametrize("method, encoder, decoder", [("ts-dsae", "factorised", "framewise"),
                                                       ("dsae-f", "full", "enriched")])
 def test_resume_gives_the_same_weights(small_dataset, tmp_path, method, encoder, decoder):
@@ -141,7 +157,7 @@ def test_resume_gives_the_same_weights(small_dataset, tmp_path, method, encoder,
     b = load_checkpoint(tmp_path / "resumed" / "last.pt")
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
-    drop_time = lambda ms: [{k: v for k, v in m.items() if k != "seconds"} for m in ms]  # noqa: E731
+    drop_time = lambda ms: [{k: v for k, v in m.items() if k not in ("seconds", "cpu_seconds")} for m in ms]  # noqa: E731
     assert drop_time(read_metrics(tmp_path / "straight")) == drop_time(read_metrics(tmp_path / "resumed"))
 
 

@@ -66,9 +66,7 @@ def _train(args: argparse.Namespace) -> None:
     run_dir = args.run_dir or f"runs/{cfg.preset}{'-quick' if cfg.quick else ''}/{run_name(cfg)}"
     res = train(cfg, run_dir, device=args.device, progress=not args.no_progress, stop_after=args.stop_after,
                 track_every=args.track_swap_every, trackers={"swap_f1": track_swap_f1(cfg.eval.seed)})
-    print(json.dumps({"run_dir": str(res.run_dir), "epochs": res.epochs, "best_epoch": res.best_epoch,
-                      "best_val_loss": res.best_val_loss, "stopped_early": res.stopped_early,
-                      "train_seconds": round(res.seconds, 1)}, indent=2))
+    print(json.dumps({"run_dir": str(res.run_dir)} | res.outcome(), indent=2))
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -154,7 +154,9 @@ def describe_run(run_dir: str | os.PathLike) -> str:
     return (f"{run_dir.name}: {r['epochs']} epochs"
             + (f" (stage 1: C = {cfg.train.stage1_epochs})" if two_stage else "")
             + f", lowest validation loss after epoch {r['best_epoch'] + 1}, {r['train_seconds'] / 60:.1f} min of "
-            f"training on {r['machine']} ({r['torch_threads']} thread(s)), commit {str(r['git_commit'])[:8]}"
+            + (f"training ({r['train_cpu_seconds'] / 60:.1f} min of processor time)" if "train_cpu_seconds" in r
+               else "training")
+            + f" on {r['machine']} ({r['torch_threads']} thread(s)), commit {str(r['git_commit'])[:8]}"
             + (" — quick mode" if r.get("quick") else ""))
 
 

@@ -135,9 +135,10 @@ def sweep_status(sweep: Sweep) -> list[dict[str, Any]]:
     One dict per run, in the order the sweep runs them: ``run``, ``state`` (a key of
     :data:`STATES`), ``epochs`` done of ``max_epochs``, the last validation reconstruction
     ``val_rec``, the last tracked post-global swap F1 ``post_global``, ``train_seconds`` so far
-    and ``left_seconds``: the training still to go, estimated from the sweep's own median epoch
-    times per method and stage (stage 1 pooled over the two-stage methods; ``None`` while one
-    of its stages is untimed; early stopping can only shorten it). Epoch times of runs trained
+    (wall-clock) and ``left_seconds``: the training still to go, estimated from the sweep's own
+    median processor time per epoch (wall-clock for epochs recorded before 2026-12-01) per method
+    and stage (stage 1 pooled over the two-stage methods; ``None`` while one of its stages is
+    untimed; early stopping can only shorten it). Epoch times of runs trained
     on this machine (:func:`tsdsae.device.machine_description`) or training on it now are used
     where a method and stage has any, since another CPU's can differ several-fold. A line being
     written is skipped.
@@ -151,7 +152,7 @@ def sweep_status(sweep: Sweep) -> list[dict[str, Any]]:
         on_this_machine = states[d] == "training" or _trained_on(d) == here
         for m in metrics[d]:
             key = _timing_key(cfg.train.method, m["stage"])
-            per_epoch.setdefault((on_this_machine, key), []).append(m["seconds"])
+            per_epoch.setdefault((on_this_machine, key), []).append(m.get("cpu_seconds", m["seconds"]))
     median = {key: float(np.median(per_epoch.get((True, key), per_epoch.get((False, key)))))
               for _, key in per_epoch}
     rows = []

@@ -100,11 +100,15 @@ class RunResult:
     best_val_loss: float
     stopped_early: bool
     seconds: float
+    cpu_seconds: float | None = None  # processor time of this process; None for a run begun before 2026-12-01
 
     def outcome(self) -> dict[str, Any]:
-        """The fields ``result.json`` records."""
+        """The fields ``result.json`` records: ``train_seconds`` is wall-clock time, which counts a
+        paused process and waits for a busy core; ``train_cpu_seconds`` is the processor time the
+        training took, over all its threads (its CPU cost)."""
         return {"epochs": self.epochs, "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
-                "stopped_early": self.stopped_early, "train_seconds": round(self.seconds, 1)}
+                "stopped_early": self.stopped_early, "train_seconds": round(self.seconds, 1)} | (
+            {} if self.cpu_seconds is None else {"train_cpu_seconds": round(self.cpu_seconds, 1)})
 
 
 def train(
@@ -149,7 +153,7 @@ def train(
         for epoch in bar:
             if state["stopped_early"]:
                 break
-            t0 = time.perf_counter()
+            t0 = time.perf_counter(), time.process_time()
             plan = stage_plan(method, epoch, cfg.train)
             if plan.take_snapshot and snapshot is None:
                 snapshot = take_snapshot(model)
@@ -168,15 +172,16 @@ def train(
             bar.set_postfix(stage=plan.stage, rec=f"{val_terms['rec']:.3f}", val=f"{record['val_loss']:.3f}")
         bar.close()
         result = RunResult(run_dir, state["epoch"], state["best_epoch"], state["best_val"],
-                           state["stopped_early"], state["seconds"])
+                           state["stopped_early"], state["seconds"], state.get("cpu_seconds"))
         if state["epoch"] >= cfg.train.max_epochs or state["stopped_early"]:
             write_json_atomic(run_dir / "result.json", provenance(cfg, result.outcome(), dev, state["git_commits"]))
     return result
 
 
 def _end_epoch(state: dict[str, Any], epoch: int, stage: int, train_terms: dict[str, float],
-               val_terms: dict[str, float], patience: int, t0: float) -> dict[str, Any]:
-    """Early-stopping bookkeeping of a finished epoch in ``state``; the epoch's metrics record."""
+               val_terms: dict[str, float], patience: int, t0: tuple[float, float]) -> dict[str, Any]:
+    """Early-stopping bookkeeping of a finished epoch in ``state``; the epoch's metrics record, with
+    its wall-clock ``seconds`` and processor ``cpu_seconds`` since ``t0`` (both clocks)."""
     val_loss = sum(val_terms.values())
     if not np.isfinite(val_loss):
         raise TsdsaeError(f"validation loss became {val_loss} at epoch {epoch}: training diverged")
@@ -185,11 +190,14 @@ def _end_epoch(state: dict[str, Any], epoch: int, stage: int, train_terms: dict[
         state["best_val"], state["best_epoch"], state["bad_epochs"] = val_loss, epoch, 0
     else:
         state["bad_epochs"] += 1
+    seconds, cpu_seconds = time.perf_counter() - t0[0], time.process_time() - t0[1]
     state["epoch"] = epoch + 1
-    state["seconds"] += time.perf_counter() - t0
+    state["seconds"] += seconds
+    if "cpu_seconds" in state:  # not for a run begun before the field existed: its sum would be partial
+        state["cpu_seconds"] += cpu_seconds
     state["stopped_early"] = state["bad_epochs"] >= patience
     return {"epoch": epoch, "stage": stage, "train": train_terms, "val": val_terms, "val_loss": val_loss,
-            "best": improved, "seconds": round(time.perf_counter() - t0, 3)}
+            "best": improved, "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3)}
 
 
 def train_epoch(model: DSAE, opt: torch.optim.Optimizer, x: torch.Tensor, plan: StagePlan,
@@ -220,7 +228,7 @@ def _start_or_resume(cfg: Config, run_dir: Path, dev: torch.device
     model = DSAE(cfg.model).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas))
     state = {"epoch": 0, "best_val": float("inf"), "best_epoch": -1, "bad_epochs": 0,
-             "stopped_early": False, "seconds": 0.0}
+             "stopped_early": False, "seconds": 0.0, "cpu_seconds": 0.0}
     snapshot: GlobalEncoder | None = None
     last = run_dir / "last.pt"
     if not last.exists():
