@@ -118,7 +118,7 @@ def run_is_done(run_dir: Path, evaluate: bool) -> bool:
         not evaluate or all((run_dir / name).is_file() for name in EVALUATION_FILES))
 
 
-#: The states of :func:`sweep_status`, in the order a run passes through them.
+#: The states of :func:`sweep_status`, as it reports them: from finished back to not started.
 STATES = {
     "done": "finished (and evaluated and probed, if the sweep evaluates)",
     "trained": "finished; its evaluation or probes are still to run",
@@ -138,10 +138,9 @@ def sweep_status(sweep: Sweep) -> list[dict[str, Any]]:
     (wall-clock) and ``left_seconds``: the training still to go, estimated from the sweep's own
     median processor time per epoch (wall-clock for epochs recorded before 2026-12-01) per method
     and stage (stage 1 pooled over the two-stage methods; ``None`` while one of its stages is
-    untimed; early stopping can only shorten it). Epoch times of runs trained
-    on this machine (:func:`tsdsae.device.machine_description`) or training on it now are used
-    where a method and stage has any, since another CPU's can differ several-fold. A line being
-    written is skipped.
+    untimed; early stopping can only shorten it). Epoch times of runs trained on this machine
+    (:func:`tsdsae.device.machine_description`) or training on it now are used where a method and
+    stage has any, since another CPU's can differ several-fold. A line being written is skipped.
     """
     points = list(sweep.configs())
     metrics = {d: read_metrics(d, in_progress=True) for _, d in points}
