@@ -117,6 +117,26 @@ def test_held_line_says_until_when_the_tracked_f1_held_and_what_followed():
     assert held_line(track[:2]) == "≥ 0.95 at every check (epochs 10–20)"
     assert held_line(swap_track(ms)).startswith("below 0.95 from the first check (epoch 1): ")
     assert held_line([]) == "not tracked"
+    assert held_line([(10, 1.0), (20, 0.949)]).endswith("then 0.949 (epoch 20)")  # not "0.95": it fell below
+
+
+def test_below_never_rounds_a_fall_up_to_the_threshold():
+    from tsdsae.tables import below
+
+    assert [below(f) for f in (0.949, 0.9449, 0.95, 0.96, 0.3)] == ["0.949", "0.94", "0.95", "0.96", "0.30"]
+    assert below(0.498, threshold=0.5) == "0.498"
+
+
+def test_cost_table_gives_processor_minutes_where_runs_record_them():
+    from tsdsae.tables import cost_table
+
+    def run(method, wall, cpu=None):
+        return {"method": method, "z_dim": 32, "epochs": 400, "train_seconds": wall} | (
+            {} if cpu is None else {"train_cpu_seconds": cpu})
+
+    lines = cost_table([run("dsae", 600, 540), run("dsae", 1200), run("ts-dsae", 300)]).splitlines()
+    assert lines[2] == "| DSAE | 32 | 2 | 400 | 15.0 | 9.0 (n=1) |"
+    assert lines[3] == "| TS-DSAE | 32 | 1 | 400 | 5.0 | — |"
 
 
 def test_paper_table_sets_each_cell_of_our_grid_beside_the_paper():

@@ -13,6 +13,7 @@ from tsdsae.errors import TsdsaeError
 from tsdsae.evaluation.swap import track_swap_f1
 from tsdsae.runs import read_metrics
 from tsdsae.sweep import STATES, Sweep, run_sweep, sweep_status
+from tsdsae.tables import status_line
 from tsdsae.training import train
 
 
@@ -60,7 +61,7 @@ def test_ray_sweep_on_a_local_instance(tmp_path, small_dataset, monkeypatch):
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")  # no report to a network this machine cannot reach
     sweep = Sweep.from_file(_sweep_file(tmp_path, small_dataset, methods=["dsae-f"]))
     results = run_sweep(sweep, executor="ray", progress=False)
-    assert len(results) == 1 and results[0]["epochs"] == 2
+    assert len(results) == 1 and results[0]["epochs"] == 2 and results[0]["train_cpu_seconds"] > 0
     (cfg, d), = sweep.configs()
     assert Config.from_dict(json.loads((d / "config.json").read_text())).train.method == "dsae-f"
 
@@ -71,6 +72,8 @@ def test_status_reads_every_state_from_the_folders(tmp_path, small_dataset, caps
     dirs = {(c.train.method, c.train.seed): (c, d) for c, d in sweep.configs()}
     assert {r["state"] for r in sweep_status(sweep)} == {"waiting"}
     assert all(r["left_seconds"] is None for r in sweep_status(sweep))  # nothing timed yet
+    assert "; training left not estimated: 6 run(s) of a method or stage not timed yet;" in status_line(
+        sweep_status(sweep), STATES)
     for key, stop in [(("dsae", 0), None), (("ts-dsae", 0), 1), (("ts-dsae", 1), 1), (("ts-dsae", 2), 1)]:
         train(*dirs[key], small_dataset, progress=False, stop_after=stop)
     (dirs["ts-dsae", 1][1] / "last.pt").unlink()                   # a machine that lost its last.pt
@@ -94,6 +97,7 @@ def test_status_reads_every_state_from_the_folders(tmp_path, small_dataset, caps
     assert main(["sweep", str(path), "--status"]) == 0
     out = capsys.readouterr().out
     assert "1 of 6 runs done, 1 training, 1 stopped, 1 lost, 2 waiting" in out and "| lost |" in out
+    assert "; training left ≈ " in out and ", plus 3 run(s) of a method or stage not timed yet;" in out
     assert not (dirs["dsae", 1][1]).exists()  # --status trains nothing
 
     # epoch times from another CPU count only where this machine has none for that method and stage

@@ -206,7 +206,7 @@ def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evalu
         if not (Path(run_dir) / "result.json").is_file():  # committed runs keep no last.pt: never retrain them
             res = train(cfg, run_dir, ds, progress=False, track_every=track_swap_every,
                         trackers={"swap_f1": track_swap_f1(cfg.eval.seed)})
-            out |= {"epochs": res.epochs, "train_seconds": round(res.seconds, 1)}
+            out |= {k: v for k, v in res.outcome().items() if k in ("epochs", "train_seconds", "train_cpu_seconds")}
         if evaluate and not (Path(run_dir) / "evaluation.json").is_file():
             result = evaluate_run(run_dir, dataset=ds, progress=False)
             save_evaluation_figure(run_dir, result)

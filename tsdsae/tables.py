@@ -132,10 +132,17 @@ def summary_table(rows: Sequence[Mapping[str, Any]], metric: str = "post_global"
 
 
 def cost_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Training cost per method and z: epochs and mean wall minutes per run."""
-    return markdown(["method", "z", "runs", "epochs", "train minutes per run (mean)"],
-                    ([label, z, len(sel), sel[0]["epochs"], f"{np.mean([r['train_seconds'] for r in sel]) / 60:.1f}"]
-                     for label, z, sel in _cells(rows)))
+    """Training cost per method and z: epochs, mean wall-clock minutes per run and mean processor
+    minutes over the runs that record them (``train_cpu_seconds``: runs begun after 2026-12-01);
+    wall-clock counts pauses and waits for a busy core, processor time does not."""
+    def cpu(sel: Sequence[Mapping[str, Any]]) -> str:
+        recorded = [r["train_cpu_seconds"] for r in sel if "train_cpu_seconds" in r]
+        return f"{np.mean(recorded) / 60:.1f} (n={len(recorded)})" if recorded else "—"
+
+    return markdown(["method", "z", "runs", "epochs", "wall-clock minutes per run (mean)",
+                     "processor minutes per run (mean, n recorded)"],
+                    ([label, z, len(sel), sel[0]["epochs"], f"{np.mean([r['train_seconds'] for r in sel]) / 60:.1f}",
+                      cpu(sel)] for label, z, sel in _cells(rows)))
 
 
 def quality_table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -235,6 +242,13 @@ def plateau_table(curves: Mapping[str, Sequence[Mapping[str, Any]]], factors: Se
                      "last val rec", "post-global F1 in stage 2: lowest / last"], lines)
 
 
+def below(f1: float, threshold: float = 0.95) -> str:
+    """An F1 with two digits, or three where two would round a value below ``threshold`` up to it
+    (0.949 reads "0.949", not "0.95"; notebook 08)."""
+    two = f"{f1:.2f}"
+    return f"{f1:.3f}" if f1 < threshold <= float(two) else two
+
+
 def held_line(track: Sequence[tuple[int, float]], threshold: float = 0.95, last: int = 6) -> str:
     """How long a tracked swap F1 (``runs.swap_track``) held: "≥ 0.95 at every check up to epoch 280,
     then 0.98 (epoch 290), …" with at most the ``last`` checks after it (notebooks 03 and 04)."""
@@ -245,7 +259,7 @@ def held_line(track: Sequence[tuple[int, float]], threshold: float = 0.95, last:
         held += 1
     if held == len(track):
         return f"≥ {threshold} at every check (epochs {track[0][0]}–{track[-1][0]})"
-    after = [f"{f:.2f} (epoch {e})" for e, f in track[held:]]
+    after = [f"{below(f, threshold)} (epoch {e})" for e, f in track[held:]]
     shown = ", ".join(after[-last:]) + (f" (the last {last} of {len(after)} checks)" if len(after) > last else "")
     return (f"≥ {threshold} at every check up to epoch {track[held - 1][0]}, then {shown}" if held
             else f"below {threshold} from the first check (epoch {track[0][0]}): {shown}")
@@ -295,14 +309,17 @@ def status_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def status_line(rows: Sequence[Mapping[str, Any]], states: Iterable[str]) -> str:
     """How many runs of a sweep are in each of ``states`` (in that order; ``done`` first), and the
-    training left in CPU-hours (:func:`tsdsae.sweep.sweep_status`)."""
+    training left in CPU-hours (:func:`tsdsae.sweep.sweep_status`): the runs whose every remaining
+    stage has been timed are summed, the others counted."""
     counts = Counter(r["state"] for r in rows)
-    left = [r["left_seconds"] for r in rows if r["left_seconds"] is not None]
+    left = [r["left_seconds"] for r in rows if r["left_seconds"]]
     unknown = sum(r["left_seconds"] is None for r in rows)
+    timed = (f"training left ≈ {sum(left) / 3600:.1f} CPU-hours at this sweep's median epoch times on"
+             " this machine (on any, for a method or stage this one has not timed)") if left else ""
+    untimed = f"{unknown} run(s) of a method or stage not timed yet" if unknown else ""
+    estimate = (f"{timed}, plus {untimed}" if timed and untimed else timed
+                or (f"training left not estimated: {untimed}" if untimed else "nothing left to train"))
     return (f"{counts['done']} of {len(rows)} runs done"
             + "".join(f", {counts[state]} {state}" for state in states
                       if state != "done" and counts[state])
-            + f"; training left ≈ {sum(left) / 3600:.1f} CPU-hours at this sweep's median epoch times on"
-            + " this machine (on any, for a method or stage this one has not timed)"
-            + (f", plus {unknown} run(s) of a method or stage not timed yet" if unknown else "")
-            + "; one thread a worker, evaluation not included.")
+            + f"; {estimate}; one thread a worker, evaluation not included.")
