@@ -137,6 +137,7 @@ def test_cost_table_gives_processor_minutes_where_runs_record_them():
     lines = cost_table([run("dsae", 600, 540), run("dsae", 1200), run("ts-dsae", 300)]).splitlines()
     assert lines[2] == "| DSAE | 32 | 2 | 400 | 15.0 | 9.0 (n=1) |"
     assert lines[3] == "| TS-DSAE | 32 | 1 | 400 | 5.0 | — |"
+    assert "processor" not in cost_table([run("dsae", 600)])  # no run records it: no column
 
 
 def test_paper_table_sets_each_cell_of_our_grid_beside_the_paper():

@@ -132,17 +132,19 @@ def summary_table(rows: Sequence[Mapping[str, Any]], metric: str = "post_global"
 
 
 def cost_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Training cost per method and z: epochs, mean wall-clock minutes per run and mean processor
-    minutes over the runs that record them (``train_cpu_seconds``: runs begun after 2026-12-01);
-    wall-clock counts pauses and waits for a busy core, processor time does not."""
-    def cpu(sel: Sequence[Mapping[str, Any]]) -> str:
-        recorded = [r["train_cpu_seconds"] for r in sel if "train_cpu_seconds" in r]
-        return f"{np.mean(recorded) / 60:.1f} (n={len(recorded)})" if recorded else "—"
+    """Training cost per method and z: epochs, mean wall-clock minutes per run and, where runs
+    record it (``train_cpu_seconds``: runs begun after 2026-12-01), mean processor minutes over
+    those runs; wall-clock counts pauses and waits for a busy core, processor time does not."""
+    with_cpu = any("train_cpu_seconds" in r for r in rows)
 
-    return markdown(["method", "z", "runs", "epochs", "wall-clock minutes per run (mean)",
-                     "processor minutes per run (mean, n recorded)"],
-                    ([label, z, len(sel), sel[0]["epochs"], f"{np.mean([r['train_seconds'] for r in sel]) / 60:.1f}",
-                      cpu(sel)] for label, z, sel in _cells(rows)))
+    def line(label: str, z: int, sel: Sequence[Mapping[str, Any]]) -> list[Any]:
+        out = [label, z, len(sel), sel[0]["epochs"], f"{np.mean([r['train_seconds'] for r in sel]) / 60:.1f}"]
+        recorded = [r["train_cpu_seconds"] for r in sel if "train_cpu_seconds" in r]
+        return out + ([f"{np.mean(recorded) / 60:.1f} (n={len(recorded)})" if recorded else "—"] if with_cpu else [])
+
+    return markdown(["method", "z", "runs", "epochs", "wall-clock minutes per run (mean)"]
+                    + (["processor minutes per run (mean, n recorded)"] if with_cpu else []),
+                    (line(*cell) for cell in _cells(rows)))
 
 
 def quality_table(rows: Sequence[Mapping[str, Any]]) -> str:
