@@ -54,6 +54,7 @@ def test_local_sweep_runs_resumes_and_skips(tmp_path, small_dataset, capsys):
         assert all("swap_f1" in m for m in read_metrics(d))
     assert [m["epoch"] for m in read_metrics(dir_ts)] == [0, 1]  # resumed, not restarted
     assert run_sweep(sweep, progress=False) == []                 # everything finished: skipped
+    assert "2 of 2 runs done; nothing left to train;" in status_line(sweep_status(sweep), STATES)
 
 
 def test_ray_sweep_on_a_local_instance(tmp_path, small_dataset, monkeypatch):
