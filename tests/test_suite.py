@@ -123,7 +123,8 @@ def test_held_line_says_until_when_the_tracked_f1_held_and_what_followed():
 def test_below_never_rounds_a_fall_up_to_the_threshold():
     from tsdsae.tables import below
 
-    assert [below(f) for f in (0.949, 0.9449, 0.95, 0.96, 0.3)] == ["0.949", "0.94", "0.95", "0.96", "0.30"]
+    assert [below(f) for f in (0.949, 0.94975, 0.9449, 0.95, 0.96, 0.3)] == [
+        "0.949", "0.9497", "0.94", "0.95", "0.96", "0.30"]
     assert below(0.498, threshold=0.5) == "0.498"
 
 

@@ -245,10 +245,13 @@ def plateau_table(curves: Mapping[str, Sequence[Mapping[str, Any]]], factors: Se
 
 
 def below(f1: float, threshold: float = 0.95) -> str:
-    """An F1 with two digits, or three where two would round a value below ``threshold`` up to it
-    (0.949 reads "0.949", not "0.95"; notebook 08)."""
-    two = f"{f1:.2f}"
-    return f"{f1:.3f}" if f1 < threshold <= float(two) else two
+    """An F1 with two digits, or as many more as it takes not to round a value below ``threshold``
+    up to it (0.949 reads "0.949" and 0.94975 "0.9497", not "0.95"; notebook 08)."""
+    for digits in range(2, 7):
+        text = f"{f1:.{digits}f}"
+        if f1 >= threshold or float(text) < threshold:
+            return text
+    return text
 
 
 def held_line(track: Sequence[tuple[int, float]], threshold: float = 0.95, last: int = 6) -> str:
