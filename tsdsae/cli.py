@@ -70,7 +70,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from .evaluation.suite import evaluate_run
+    from .evaluation.suite import PARTS, evaluate_run
     from .plotting import save_evaluation_figure
     from .runs import run_config
 
@@ -78,9 +78,9 @@ def _evaluate(args: argparse.Namespace) -> None:
     for name in ("crepe_model", "n_pitch_clips", "n_fad_clips", "seed"):
         if getattr(args, name) is not None:
             setattr(ev, name, getattr(args, name))
-    res = evaluate_run(args.run_dir, ev, progress=not args.no_progress)
+    res = evaluate_run(args.run_dir, ev, progress=not args.no_progress, only=args.only)
     save_evaluation_figure(args.run_dir, res)
-    print(json.dumps({k: res[k] for k in ("swap_f1", "rpa", "fad", "seconds")}, indent=2))
+    print(json.dumps({k: res[k] for k in (*PARTS, "seconds", "seconds_again") if k in res}, indent=2))
 
 
 def _probe(args: argparse.Namespace) -> None:
@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n-pitch-clips", type=int, help="validation clips in the pitch evaluation")
     e.add_argument("--n-fad-clips", type=int, help="validation clips in the FAD")
     e.add_argument("--seed", type=int)
+    e.add_argument("--only", nargs="+", metavar="PART",
+                   help="measure these parts again (swap_f1, regularisers, rpa, fad) and keep the others of "
+                        "evaluation.json (same settings)")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_evaluate)
 

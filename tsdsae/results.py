@@ -24,6 +24,7 @@ from .tables import (
     plateau_table,
     probing_table,
     quality_table,
+    regulariser_grid_table,
     summary_table,
 )
 
@@ -54,7 +55,6 @@ def collect(root: str | os.PathLike, *, evaluated_only: bool = True) -> list[dic
         row["run"] = result.parent.name
         rows.append(row)
     return rows
-
 
 
 def run_curves(root: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
@@ -104,6 +104,10 @@ def report(root: str | os.PathLike) -> str:
                   paper_table(rows), ""]
     parts += ["**pitch and sound** (RPA against CREPE on the resynthesised input; FAD with "
               f"{rows[0]['fad']['embedding']}; means over seeds)", "", quality_table(rows), ""]
+    if any(r.get("regularisers") for r in rows):
+        parts += ["**R1–R4 on validation** (Eqs. 4–7, as TS-DSAE's training computes them, also for the "
+                  "methods trained without them; mean (range) over seeds; lower is better)", "",
+                  regulariser_grid_table(rows), ""]
     if any(r.get("global_factors") for r in rows):
         parts += ["**global factors** (does each follow v? per run)", "", global_factor_table(rows), ""]
     if any(r.get("probing") for r in rows):

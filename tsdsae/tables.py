@@ -31,8 +31,10 @@ def markdown(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _cells(rows: Sequence[Mapping[str, Any]]) -> Iterable[tuple[str, int, list[Mapping[str, Any]]]]:
-    """(method label, z, the runs of that cell) for every method and z present in ``rows``, in order."""
+def grid_cells(rows: Sequence[Mapping[str, Any]]) -> Iterable[tuple[str, int, list[Mapping[str, Any]]]]:
+    """(method label, z, the runs of that cell) for every method and z present in ``rows``, in the
+    order of :data:`~tsdsae.methods.METHOD_LABELS` and of increasing z: the cells of a grid of runs
+    (the tables below; notebook 08 counts within them)."""
     for method, label in METHOD_LABELS.items():
         for z in sorted({r["z_dim"] for r in rows}):
             sel = [r for r in rows if r["method"] == method and r["z_dim"] == z]
@@ -144,19 +146,33 @@ def cost_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
     return markdown(["method", "z", "runs", "epochs", "wall-clock minutes per run (mean)"]
                     + (["processor minutes per run (mean, n recorded)"] if with_cpu else []),
-                    (line(*cell) for cell in _cells(rows)))
+                    (line(*cell) for cell in grid_cells(rows)))
 
 
 def quality_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Pitch and sound per method and z: mean RPA (vs the resynthesised input) before and after
     the swaps, and mean FAD of the reconstructions, over the runs of a cell."""
     lines = []
-    for label, z, sel in _cells(rows):
+    for label, z, sel in grid_cells(rows):
         rpa = [np.mean([r["rpa"]["vs_resynthesised_input"][k] for r in sel]) for k, _ in SWAP_KINDS]
         fad = np.mean([r["fad"]["reconstruction_vs_input"] for r in sel])
         lines.append([label, z, len(sel), *(f"{x:.2f}" for x in rpa), f"{fad:.1f}"])
     return markdown(["method", "z", "runs", "RPA pre-swap", "RPA post-global (vs i)", "RPA post-local (vs j)", "FAD"],
                     lines)
+
+
+def regulariser_grid_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """R1–R4 on validation per method and z (``evaluation.json``'s ``regularisers``): the mean over
+    the runs of a cell and, where several differ, their range; for the methods trained without
+    the terms, what the terms would ask of them (notebooks 04 and 08)."""
+    rows = [r for r in rows if r.get("regularisers")]
+    if not rows:
+        raise TsdsaeError("no run evaluated with its regularisers: run 'tsdsae evaluate RUN --only regularisers'")
+    lines = []
+    for label, z, sel in grid_cells(rows):
+        lines.append([label, z, len(sel), *(_mean_range([r["regularisers"][k] for r in sel], ".2g")
+                                             for k in ("r1", "r2", "r3", "r4"))])
+    return markdown(["method", "z", "runs", "R1", "R2", "R3", "R4"], lines)
 
 
 def probing_table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -173,7 +189,7 @@ def probing_table(rows: Sequence[Mapping[str, Any]]) -> str:
     for factor, d in rows[0]["probing"].items():
         groups.setdefault(PROBE_GROUPS.get(factor, factor), []).append(d["chance"])
     lines = [["chance", "", "", *(f"{np.mean(c):.2f}" for c in groups.values() for _ in "vz")]]
-    for label, z, sel in _cells(rows):
+    for label, z, sel in grid_cells(rows):
         probes = [r["probing"] for r in sel]
         cells = []
         for group in groups:
@@ -275,7 +291,7 @@ def paper_table(rows: Sequence[Mapping[str, Any]]) -> str:
     and post-global F1 (``tsdsae.paper``) and ours as mean and range over the seeds that landed,
     and how many of our runs fell below 0.5 post-global (results READMEs, notebooks 05 and 08)."""
     lines = []
-    for label, z, runs in _cells(rows):
+    for label, z, runs in grid_cells(rows):
         method = runs[0]["method"]
         pre = [r["swap_f1"]["pre"] for r in runs]
         post = [r["swap_f1"]["post_global"] for r in runs]
@@ -286,16 +302,16 @@ def paper_table(rows: Sequence[Mapping[str, Any]]) -> str:
                      "ours post-global", "ours below 0.5"], lines)
 
 
-def span(values: Sequence[float]) -> str:
+def span(values: Sequence[float], fmt: str = ".2f") -> str:
     """'0.20–0.77', or one number when they all round to it (notebook 08)."""
-    lo, hi = f"{min(values):.2f}", f"{max(values):.2f}"
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
     return lo if lo == hi else f"{lo}–{hi}"
 
 
-def _mean_range(values: Sequence[float]) -> str:
+def _mean_range(values: Sequence[float], fmt: str = ".2f") -> str:
     """'0.62' for one value or several equal ones, '0.80 (0.60–1.00)' for several that differ."""
-    spread = span(values)
-    return spread if spread == f"{min(values):.2f}" else f"{np.mean(values):.2f} ({spread})"
+    spread = span(values, fmt)
+    return spread if spread == format(min(values), fmt) else f"{format(np.mean(values), fmt)} ({spread})"
 
 
 # --- a sweep in progress (``tsdsae sweep FILE --status``) ------------------------------

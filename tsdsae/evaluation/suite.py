@@ -3,6 +3,8 @@
 :func:`evaluate_run` loads a run folder's best model and its data set and measures
 
 - ``swap_f1``: instrument macro-F1 of v before and after the swaps (Fig. 3);
+- ``regularisers``: R1–R4 (Eqs. 4–7) on the validation clips, for every method, also those
+  trained without them (:func:`~tsdsae.evaluation.swap.regulariser_values`; notebook 04);
 - ``global_factors`` (data sets with several global factors, e.g. instrument and octave):
   the swaps judged per factor, and the octave of the global swaps by pitch (Fig. 7);
 - ``rpa``: raw pitch accuracy of the resynthesised decodings against CREPE on the
@@ -11,13 +13,18 @@
 
 then writes ``evaluation.json`` (atomically) into the folder; ``tsdsae evaluate`` and
 ``tsdsae sweep`` add ``figures/evaluation.png`` (:func:`tsdsae.plotting.save_evaluation_figure`).
+``only`` (``tsdsae evaluate RUN --only regularisers``) measures some of these parts again and keeps
+the others of an ``evaluation.json`` written with the same settings: seconds instead of minutes
+when CREPE has nothing new to measure.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,45 +43,78 @@ from ..runs import load_model, run_folder
 from .factors import factor_swap_f1, global_labels, octave_by_pitch
 from .fad import CrepeEmbedding, frechet_distance, gaussian_stats
 from .pitch import crepe_pitch, mean_rpa, score_pitch
-from .swap import encode, partners, swap_decode, swap_f1
+from .swap import encode, partners, regulariser_values, swap_decode, swap_f1
+
+#: The parts of an evaluation, in the order they are measured (``only`` picks some of them).
+PARTS = ("swap_f1", "regularisers", "rpa", "fad")
 
 
 def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None, *,
                  dataset: MelodyAudioDataset | None = None, progress: bool = True,
-                 write: bool = True) -> dict[str, Any]:
-    """All metrics of the run in ``run_dir`` under ``eval_cfg`` (default: the run's own)."""
+                 write: bool = True, only: Sequence[str] | None = None) -> dict[str, Any]:
+    """All metrics of the run in ``run_dir`` under ``eval_cfg`` (default: the run's own); with
+    ``only``, those parts (:data:`PARTS`) measured again and the rest kept from ``evaluation.json``."""
     run_dir = run_folder(run_dir)
     cfg, model = load_model(run_dir)
     ev = eval_cfg or cfg.eval
     ev.validate()
+    parts = PARTS if only is None else _parts(only)
+    out: dict[str, Any] = {"run": run_dir.name, "method": cfg.train.method, "z_dim": cfg.model.z_dim,
+                           "seed": cfg.train.seed, "preset": cfg.preset, "quick": cfg.quick,
+                           "eval": dataclasses.asdict(ev)}
+    if only is not None:
+        out = _kept(run_dir / "evaluation.json", out, parts)
     ds = dataset if dataset is not None else build_dataset(cfg.data, cfg.features, progress=progress)
     if ds.features.shape[-1] != cfg.model.x_dim:
         raise TsdsaeError(f"data has {ds.features.shape[-1]} features per frame, the model reads {cfg.model.x_dim}")
     started = time.perf_counter()
-    steps = tqdm(total=3, desc=f"evaluate {run_dir.name}", disable=not progress)
-    out: dict[str, Any] = {"run": run_dir.name, "method": cfg.train.method, "z_dim": cfg.model.z_dim,
-                           "seed": cfg.train.seed, "preset": cfg.preset, "quick": cfg.quick,
-                           "eval": dataclasses.asdict(ev)}
-    out["swap_f1"] = swap_f1(model, ds, seed=ev.seed).as_dict()
-    factors = global_labels(ds)
-    if len(factors) > 1:  # e.g. instrument and octave: every factor judged on its own (notebook 06)
-        out["global_factors"] = {"swap_f1": factor_swap_f1(model, ds, seed=ev.seed)}
-        if "octave" in factors:
-            out["global_factors"]["octave_by_pitch"] = octave_by_pitch(model, ds, ev, cfg.features,
-                                                                       progress=progress)
-    steps.update()
-
-    sel = select_clips(ds, ev)
-    ref = reference(ds, ev, progress=progress)
-    out["rpa"] = _rpa(model, ds, ev, cfg.features, sel, ref, progress)
-    steps.update()
-    out["fad"] = _fad(model, ds, ev, cfg.features, sel, ref, progress)
-    steps.update()
+    steps = tqdm(total=len(parts), desc=f"evaluate {run_dir.name}", disable=not progress)
+    if "swap_f1" in parts:
+        out["swap_f1"] = swap_f1(model, ds, seed=ev.seed).as_dict()
+        factors = global_labels(ds)
+        if len(factors) > 1:  # e.g. instrument and octave: every factor judged on its own (notebook 06)
+            out["global_factors"] = {"swap_f1": factor_swap_f1(model, ds, seed=ev.seed)}
+            if "octave" in factors:
+                out["global_factors"]["octave_by_pitch"] = octave_by_pitch(model, ds, ev, cfg.features,
+                                                                           progress=progress)
+        steps.update()
+    if "regularisers" in parts:
+        out["regularisers"] = regulariser_values(model, ds, seed=ev.seed)
+        steps.update()
+    if "rpa" in parts or "fad" in parts:
+        sel = select_clips(ds, ev)
+        ref = reference(ds, ev, progress=progress)
+        for part, measure in (("rpa", _rpa), ("fad", _fad)):
+            if part in parts:
+                out[part] = measure(model, ds, ev, cfg.features, sel, ref, progress)
+                steps.update()
     steps.close()
-    out["seconds"] = round(time.perf_counter() - started, 1)
+    seconds = round(time.perf_counter() - started, 1)
+    if only is None:
+        out["seconds"] = seconds
+    else:  # what the kept parts took stays in "seconds"
+        out["seconds_again"] = {**out.get("seconds_again", {}), **dict.fromkeys(parts, seconds)}
     if write:
         write_json_atomic(run_dir / "evaluation.json", out)
     return out
+
+
+def _parts(only: Sequence[str]) -> tuple[str, ...]:
+    unknown = sorted(set(only) - set(PARTS))
+    if unknown or not only:
+        raise TsdsaeError(f"unknown evaluation part(s) {unknown or list(only)}: choose from {', '.join(PARTS)}")
+    return tuple(p for p in PARTS if p in only)
+
+
+def _kept(path: Path, out: dict[str, Any], parts: Sequence[str]) -> dict[str, Any]:
+    """``out`` with the parts not in ``parts`` taken from the evaluation at ``path``, which must
+    have been written with the same settings."""
+    if not path.is_file():
+        raise TsdsaeError(f"no {path.name} in {path.parent} to keep the other parts of: evaluate every part first")
+    old = json.loads(path.read_text())
+    if old.get("eval") != out["eval"]:
+        raise TsdsaeError(f"{path} was written with other evaluation settings: evaluate every part again")
+    return old | out
 
 
 def _rpa(model: DSAE, ds: MelodyAudioDataset, ev: EvalConfig, features: FeatureConfig, sel: dict[str, np.ndarray],
