@@ -338,8 +338,10 @@ def status_line(rows: Sequence[Mapping[str, Any]], states: Iterable[str]) -> str
     timed = (f"training left ≈ {sum(left) / 3600:.1f} CPU-hours at this sweep's median epoch times on"
              " this machine (on any, for a method or stage this one has not timed)") if left else ""
     untimed = f"{unknown} run(s) of a method or stage not timed yet" if unknown else ""
-    estimate = (f"{timed}, plus {untimed}" if timed and untimed else timed
-                or (f"training left not estimated: {untimed}" if untimed else "nothing left to train"))
+    if timed:
+        estimate = f"{timed}, plus {untimed}" if untimed else timed
+    else:
+        estimate = f"training left not estimated: {untimed}" if untimed else "nothing left to train"
     return (f"{counts['done']} of {len(rows)} runs done"
             + "".join(f", {counts[state]} {state}" for state in states
                       if state != "done" and counts[state])
