@@ -64,6 +64,11 @@ def test_evaluating_some_parts_again_keeps_the_others(run, small_dataset, tmp_pa
     fresh = shutil.copytree(run, tmp_path / "fresh", ignore=shutil.ignore_patterns("evaluation.json"))
     with pytest.raises(TsdsaeError, match="no evaluation.json in .*fresh to keep the other parts of"):
         evaluate_run(fresh, dataset=small_dataset, progress=False, only=["regularisers"])
+    (fresh / "evaluation.json").write_text('{"swap_f1": {"pre": 1.0')  # cut short
+    with pytest.raises(TsdsaeError, match="evaluation.json is not valid JSON"):
+        evaluate_run(fresh, dataset=small_dataset, progress=False, only=["regularisers"])
+    with pytest.raises(TsdsaeError, match="no evaluation part named: choose from"):
+        evaluate_run(fresh, dataset=small_dataset, progress=False, only=[])
     full = evaluate_run(run, dataset=small_dataset, progress=False)
     saved = json.loads((run / "evaluation.json").read_text())
     saved["regularisers"] = {"r1": -1.0}  # an older evaluation without this part, say

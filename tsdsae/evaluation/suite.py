@@ -63,7 +63,7 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
                            "seed": cfg.train.seed, "preset": cfg.preset, "quick": cfg.quick,
                            "eval": dataclasses.asdict(ev)}
     if only is not None:
-        out = _kept(run_dir / "evaluation.json", out, parts)
+        out = _kept(run_dir / "evaluation.json", out)
     ds = dataset if dataset is not None else build_dataset(cfg.data, cfg.features, progress=progress)
     if ds.features.shape[-1] != cfg.model.x_dim:
         raise TsdsaeError(f"data has {ds.features.shape[-1]} features per frame, the model reads {cfg.model.x_dim}")
@@ -102,16 +102,19 @@ def evaluate_run(run_dir: str | os.PathLike, eval_cfg: EvalConfig | None = None,
 def _parts(only: Sequence[str]) -> tuple[str, ...]:
     unknown = sorted(set(only) - set(PARTS))
     if unknown or not only:
-        raise TsdsaeError(f"unknown evaluation part(s) {unknown or list(only)}: choose from {', '.join(PARTS)}")
+        found = f"unknown evaluation part(s) {unknown}" if unknown else "no evaluation part named"
+        raise TsdsaeError(f"{found}: choose from {', '.join(PARTS)}")
     return tuple(p for p in PARTS if p in only)
 
 
-def _kept(path: Path, out: dict[str, Any], parts: Sequence[str]) -> dict[str, Any]:
-    """``out`` with the parts not in ``parts`` taken from the evaluation at ``path``, which must
-    have been written with the same settings."""
+def _kept(path: Path, out: dict[str, Any]) -> dict[str, Any]:
+    """The evaluation at ``path`` updated with ``out``; it must have been written with the same settings."""
     if not path.is_file():
         raise TsdsaeError(f"no {path.name} in {path.parent} to keep the other parts of: evaluate every part first")
-    old = json.loads(path.read_text())
+    try:
+        old = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise TsdsaeError(f"{path} is not valid JSON (cut short?): evaluate every part again") from None
     if old.get("eval") != out["eval"]:
         raise TsdsaeError(f"{path} was written with other evaluation settings: evaluate every part again")
     return old | out
