@@ -208,6 +208,14 @@ def test_regulariser_grid_table_averages_the_seeds_of_a_cell():
         regulariser_grid_table([run("dsae", 1.0, reg=False)])
 
 
+def test_regulariser_ratios_divide_the_means():
+    from tsdsae.tables import regulariser_ratios
+
+    ts = [{"r1": 0.01, "r2": 0.1, "r3": 0.02, "r4": 1.0}, {"r1": 0.03, "r2": 0.1, "r3": 0.02, "r4": 1.0}]
+    base = [{"r1": 2.0, "r2": 0.4, "r3": 0.02, "r4": 0.5}]
+    assert regulariser_ratios(ts, base) == "R1 0.01×, R2 0.25×, R3 1×, R4 2×"
+
+
 def test_plateau_table_finds_where_a_curve_levels_off():
     from tsdsae.tables import plateau_table
 

@@ -109,6 +109,14 @@ def regulariser_table(values: Mapping[str, Mapping[str, float]]) -> str:
                     ([label, *(f"{r[k]:.3g}" for k in ("r1", "r2", "r3", "r4"))] for label, r in values.items()))
 
 
+def regulariser_ratios(values: Sequence[Mapping[str, float]], baseline: Sequence[Mapping[str, float]]) -> str:
+    """"R1 0.0079×, R2 0.25×, R3 0.007×, R4 0.24×": each term's mean over ``values`` as a multiple of
+    its mean over ``baseline`` (lists of :func:`~tsdsae.evaluation.swap.regulariser_values`; TS-DSAE
+    against TS-DSAE w/o reg in notebooks 04 and 08)."""
+    return ", ".join(f"R{k} {np.mean([v[f'r{k}'] for v in values]) / np.mean([b[f'r{k}'] for b in baseline]):.2g}×"
+                     for k in range(1, 5))
+
+
 def octave_table(result: Mapping[str, Mapping[str, float]]) -> str:
     """:func:`~tsdsae.evaluation.factors.octave_by_pitch`, one row per kind of pair."""
     return markdown(["j differs in", "clips", "RPA vs i's score in j's octave", "RPA vs i's score in i's octave",
