@@ -8,7 +8,7 @@ from tsdsae.config import ModelConfig
 from tsdsae.methods import get_method, stage_plan
 from tsdsae.models import DSAE
 from tsdsae.models.dsae import Posterior
-from tsdsae.objectives import elbo_terms, gaussian_kl, swap_regularisers
+from tsdsae.objectives import REGULARISER_TERMS, elbo_terms, gaussian_kl, swap_regularisers
 
 
 def test_gaussian_kl_matches_monte_carlo():
@@ -118,7 +118,8 @@ def test_regularisers_pair_the_right_items():
     post, model = _hand_built(), _Transparent(2, 2)
     perm_g, perm_l = torch.tensor([1, 2, 3, 4, 0]), torch.tensor([4, 3, 0, 1, 2])
     r = swap_regularisers(model, post, perm_g, perm_l)
-    for k in ("r1", "r2", "r3", "r4"):  # a transparent model: every target is met exactly
+    assert tuple(r) == REGULARISER_TERMS
+    for k in REGULARISER_TERMS:  # a transparent model: every target is met exactly
         assert r[k].item() == 0.0, k
     # Targets that ignore the partner would be wrong: the swapped v differs from the own v.
     v_q, _, _ = model.encode(model.decode(post.z, post.v[perm_g]))

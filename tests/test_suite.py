@@ -157,6 +157,17 @@ def test_held_line_says_until_when_the_tracked_f1_held_and_what_followed():
     assert held_line([(10, 1.0), (20, 0.949)]).endswith("then 0.949 (epoch 20)")  # not "0.95": it fell below
 
 
+def test_fall_line_names_the_first_check_below_and_the_last():
+    from tsdsae.tables import fall_line, first_below
+
+    track = [(10, 1.0), (20, 0.97), (30, 0.6), (40, 0.949)]
+    assert first_below(track) == 2 and first_below(track, 0.5) == len(track) and first_below(track, 1.01) == 0
+    assert fall_line(track) == "first below 0.95 at epoch 30 (0.60), 0.949 at epoch 40"
+    assert fall_line(track[:2]) == "at or above 0.95 at every tracked epoch (0.97 at epoch 20)"
+    assert fall_line(track, 0.5) == "at or above 0.5 at every tracked epoch (0.95 at epoch 40)"
+    assert fall_line([]) == "not tracked"
+
+
 def test_below_never_rounds_a_fall_up_to_the_threshold():
     from tsdsae.tables import below
 

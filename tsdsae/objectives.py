@@ -14,6 +14,10 @@ import torch
 
 from .models.dsae import DSAE, Gaussian, Posterior
 
+#: The names of the four swap regularisers, in the paper's order (Eqs. 4–7): the keys of
+#: :func:`swap_regularisers`, of ``evaluation.json``'s ``regularisers`` and of their tables.
+REGULARISER_TERMS = ("r1", "r2", "r3", "r4")
+
 
 def gaussian_kl(q: Gaussian, p: Gaussian | None = None) -> torch.Tensor:
     """Element-wise KL(N(μq, σq²) ‖ N(μp, σp²)) of diagonal Gaussians given as (mean, logvar).

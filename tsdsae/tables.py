@@ -18,6 +18,7 @@ from .data.melodies import FACTOR_SIZES, FACTOR_VALUES, FACTORS, RHYTHMS
 from .errors import TsdsaeError
 from .evaluation.swap import SWAP_KINDS
 from .methods import METHOD_LABELS, REGISTRY
+from .objectives import REGULARISER_TERMS
 from .paper import POST_GLOBAL_F1, PRE_SWAP_F1, SPREAD
 
 #: How the probing table groups the factors: local factors of one kind share a column.
@@ -106,15 +107,15 @@ def fad_table(evaluations: Mapping[str, Mapping[str, Any]]) -> str:
 def regulariser_table(values: Mapping[str, Mapping[str, float]]) -> str:
     """R1–R4 of each model (label → :func:`~tsdsae.evaluation.swap.regulariser_values`)."""
     return markdown(["model", "R1", "R2", "R3", "R4"],
-                    ([label, *(f"{r[k]:.3g}" for k in ("r1", "r2", "r3", "r4"))] for label, r in values.items()))
+                    ([label, *(f"{r[k]:.3g}" for k in REGULARISER_TERMS)] for label, r in values.items()))
 
 
 def regulariser_ratios(values: Sequence[Mapping[str, float]], baseline: Sequence[Mapping[str, float]]) -> str:
     """"R1 0.0079×, R2 0.25×, R3 0.007×, R4 0.24×": each term's mean over ``values`` as a multiple of
     its mean over ``baseline`` (lists of :func:`~tsdsae.evaluation.swap.regulariser_values`; TS-DSAE
     against TS-DSAE w/o reg in notebooks 04 and 08)."""
-    return ", ".join(f"R{k} {np.mean([v[f'r{k}'] for v in values]) / np.mean([b[f'r{k}'] for b in baseline]):.2g}×"
-                     for k in range(1, 5))
+    return ", ".join(f"{k.upper()} {np.mean([v[k] for v in values]) / np.mean([b[k] for b in baseline]):.2g}×"
+                     for k in REGULARISER_TERMS)
 
 
 def octave_table(result: Mapping[str, Mapping[str, float]]) -> str:
@@ -179,7 +180,7 @@ def regulariser_grid_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = []
     for label, z, sel in grid_cells(rows):
         lines.append([label, z, len(sel), *(_mean_range([r["regularisers"][k] for r in sel], ".2g")
-                                             for k in ("r1", "r2", "r3", "r4"))])
+                                             for k in REGULARISER_TERMS)])
     return markdown(["method", "z", "runs", "R1", "R2", "R3", "R4"], lines)
 
 
@@ -278,20 +279,36 @@ def below(f1: float, threshold: float = 0.95) -> str:
     return text
 
 
+def first_below(track: Sequence[tuple[int, float]], threshold: float = 0.95) -> int:
+    """The index of the first check of a tracked swap F1 (``runs.swap_track``) below ``threshold``;
+    ``len(track)`` when every check is at or above it."""
+    return next((k for k, (_, f) in enumerate(track) if f < threshold), len(track))
+
+
 def held_line(track: Sequence[tuple[int, float]], threshold: float = 0.95, last: int = 6) -> str:
     """How long a tracked swap F1 (``runs.swap_track``) held: "≥ 0.95 at every check up to epoch 280,
     then 0.98 (epoch 290), …" with at most the ``last`` checks after it (notebooks 03 and 04)."""
     if not track:
         return "not tracked"
-    held = 0
-    while held < len(track) and track[held][1] >= threshold:
-        held += 1
+    held = first_below(track, threshold)
     if held == len(track):
         return f"≥ {threshold} at every check (epochs {track[0][0]}–{track[-1][0]})"
     after = [f"{below(f, threshold)} (epoch {e})" for e, f in track[held:]]
     shown = ", ".join(after[-last:]) + (f" (the last {last} of {len(after)} checks)" if len(after) > last else "")
     return (f"≥ {threshold} at every check up to epoch {track[held - 1][0]}, then {shown}" if held
             else f"below {threshold} from the first check (epoch {track[0][0]}): {shown}")
+
+
+def fall_line(track: Sequence[tuple[int, float]], threshold: float = 0.95) -> str:
+    """A tracked swap F1 in one phrase: "first below 0.95 at epoch 170 (0.92), 0.33 at epoch 400",
+    or "at or above 0.95 at every tracked epoch (1.00 at epoch 400)" (notebook 08's long runs)."""
+    if not track:
+        return "not tracked"
+    fell, (e_last, f_last) = first_below(track, threshold), track[-1]
+    if fell == len(track):
+        return f"at or above {threshold} at every tracked epoch ({f_last:.2f} at epoch {e_last})"
+    e, f = track[fell]
+    return f"first below {threshold} at epoch {e} ({below(f, threshold)}), {below(f_last, threshold)} at epoch {e_last}"
 
 
 def paper_table(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -27,6 +27,7 @@ from ..device import module_device, seeded
 from ..errors import TsdsaeError
 from ..methods import StagePlan
 from ..models import DSAE, reparameterise
+from ..objectives import REGULARISER_TERMS
 from ..training import evaluate_loss
 
 #: The three decodings of a pair (i, j), in the protocol's order: key, name of the condition.
@@ -189,7 +190,7 @@ def regulariser_values(model: DSAE, ds: MelodyAudioDataset, *, split: str = "val
     x = torch.as_tensor(np.asarray(ds.features[ds.split(split)])).to(module_device(model))
     with seeded(seed):
         terms = evaluate_loss(model, x, plan, None, batch_size)
-    return {k: v for k, v in terms.items() if k in ("r1", "r2", "r3", "r4")}
+    return {k: v for k, v in terms.items() if k in REGULARISER_TERMS}
 
 
 def track_swap_f1(seed: int = 0) -> Callable[[DSAE, MelodyAudioDataset], dict[str, float]]:
