@@ -7,6 +7,7 @@ every function takes an optional ``ax`` and returns it, so figures compose.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -243,7 +244,7 @@ def plot_f1_over_epochs(metrics: Mapping[str, Sequence[Mapping]], stage1_epochs:
         _, axes = plt.subplots(1, 3, figsize=(8, 3.2), sharey=True)
     for label, lines in metrics.items():
         tracked = [m for m in lines if "swap_f1" in m]
-        method = max((k for k in METHOD_COLOURS if label.startswith(k)), key=len, default=None)
+        method = _method_of(label)
         for ax, (key, _) in zip(axes, SWAP_KINDS, strict=True):
             ax.plot([m["epoch"] + 1 for m in tracked], [m["swap_f1"][key] for m in tracked], marker=".", lw=1.3,
                     color=METHOD_COLOURS.get(method), label=METHOD_LABELS.get(label, label), alpha=0.85)
@@ -261,34 +262,57 @@ def plot_f1_over_epochs(metrics: Mapping[str, Sequence[Mapping]], stage1_epochs:
     return axes
 
 
-def plot_training_curves(curves: Mapping[str, Sequence[Mapping]], axes: Sequence[plt.Axes] | None = None
-                         ) -> Sequence[plt.Axes]:
-    """Validation reconstruction (log scale) and post-global swap F1 against epochs, one line per run.
+def plot_training_curves(curves: Mapping[str, Sequence[Mapping]], axes: np.ndarray | None = None) -> np.ndarray:
+    """Validation reconstruction (log scale, top row) and post-global swap F1 (bottom row) against
+    epochs, one line per run and one column per z (notebook 08, ``tsdsae report``).
 
-    ``curves`` maps a run label (its folder name) to its ``metrics.jsonl`` records; a label that
-    starts with a method name takes that method's colour, and each run's stage switch is marked.
+    ``curves`` maps a run label to its ``metrics.jsonl`` records. A label named as
+    :func:`~tsdsae.runs.run_name` names them (``ts-dsae-z16-…``) gives the run's method, whose
+    colour its line takes and whose name the legend shows once, and its z, whose column it joins;
+    the dashed lines mark the epochs where runs switch to stage 2. ``axes``: a 2 × (number of z)
+    array of axes to draw into.
     """
-    if axes is None:
-        _, axes = plt.subplots(2, 1, figsize=(7.5, 5.6), sharex=True)
+    columns: dict[int | None, dict[str, Sequence[Mapping]]] = {}
     for label, lines in curves.items():
-        method = max((k for k in METHOD_COLOURS if label.startswith(k)), key=len, default=None)
-        colour = METHOD_COLOURS.get(method)
-        axes[0].plot([m["epoch"] + 1 for m in lines], [m["val"]["rec"] for m in lines], lw=1.2, color=colour,
-                     label=label, alpha=0.85)
-        tracked = [m for m in lines if "swap_f1" in m]
-        axes[1].plot([m["epoch"] + 1 for m in tracked], [m["swap_f1"]["post_global"] for m in tracked], lw=1.2,
-                     marker=".", ms=3, color=colour, alpha=0.85)
-        switch = next((m["epoch"] for m in lines if m["stage"] == 2), 0)
-        if switch:
-            for ax in axes:
-                ax.axvline(switch, color=colour, ls="--", lw=0.7, alpha=0.6)
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("validation reconstruction")
-    axes[0].legend(frameon=False, fontsize=7)
-    axes[1].set_ylabel("post-global swap F1")
-    axes[1].set_ylim(-0.03, 1.05)
-    axes[1].set_xlabel("epoch")
+        z = re.search(r"-z(\d+)-", label)
+        columns.setdefault(int(z[1]) if z else None, {})[label] = lines
+    zs = sorted(columns, key=lambda z: (z is None, z or 0))
+    if axes is None:
+        _, axes = plt.subplots(2, len(zs), figsize=(1.5 + 3.6 * len(zs) if len(zs) > 1 else 7.5, 5.6),
+                               sharex=True, sharey="row", squeeze=False)
+    axes = np.asarray(axes).reshape(2, len(zs))
+    for (top, bottom), z in zip(axes.T, zs, strict=True):
+        for label, lines in columns[z].items():
+            method = _method_of(label)
+            colour = METHOD_COLOURS.get(method)
+            top.plot([m["epoch"] + 1 for m in lines], [m["val"]["rec"] for m in lines], lw=1.1, color=colour,
+                     label=METHOD_LABELS.get(method, label), alpha=0.8)
+            tracked = [m for m in lines if "swap_f1" in m]
+            bottom.plot([m["epoch"] + 1 for m in tracked], [m["swap_f1"]["post_global"] for m in tracked], lw=1.1,
+                        marker=".", ms=3, color=colour, alpha=0.8)
+        for switch in {next((m["epoch"] for m in lines if m["stage"] == 2), 0) for lines in columns[z].values()} - {0}:
+            for ax in (top, bottom):
+                ax.axvline(switch, color="0.5", ls="--", lw=0.8)
+        if z is not None:
+            top.set_title(f"z = {z}")
+        top.set_yscale("log")
+        bottom.set_ylim(-0.03, 1.05)
+        bottom.set_xlabel("epoch")
+    axes[0, 0].set_ylabel("validation reconstruction")
+    axes[1, 0].set_ylabel("post-global swap F1")
+    legend = {}
+    for ax in axes[0]:
+        legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    order = [METHOD_LABELS[m] for m in METHOD_COLOURS]  # methods in the paper's order, other labels after
+    labels = sorted(legend, key=lambda k: order.index(k) if k in order else len(order))
+    axes[0, 0].figure.legend([legend[k] for k in labels], labels, loc="outside lower center",
+                             ncols=min(len(labels), 4), frameon=False, fontsize=8)
     return axes
+
+
+def _method_of(label: str) -> str | None:
+    """The method a run label starts with (the longest match: ``ts-dsae-noreg`` before ``ts-dsae``)."""
+    return max((k for k in METHOD_COLOURS if label.startswith(k)), key=len, default=None)
 
 
 def plot_pitch_tracks(tracks: Mapping[str, np.ndarray], hop_s: float = 0.01, ax: plt.Axes | None = None,
