@@ -157,7 +157,7 @@ def test_held_line_says_until_when_the_tracked_f1_held_and_what_followed():
     assert held_line([(10, 1.0), (20, 0.949)]).endswith("then 0.949 (epoch 20)")  # not "0.95": it fell below
 
 
-def test_training_curves_put_each_z_in_its_own_column_and_name_each_method_once():
+def test_training_curves_put_each_z_in_its_own_row_and_name_each_method_once():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -172,8 +172,8 @@ def test_training_curves_put_each_z_in_its_own_column_and_name_each_method_once(
     curves = {"ts-dsae-z16-factorised-framewise-seed0": run(10), "dsae-z8-factorised-framewise-seed0": run(0),
               "ts-dsae-noreg-z8-factorised-framewise-seed1": run(10), "my own run": run(5)}
     axes = plot_training_curves(curves)
-    assert axes.shape == (2, 3) and [ax.get_title() for ax in axes[0]] == ["z = 8", "z = 16", ""]
-    assert [len(ax.get_lines()) for ax in axes[1]] == [2 + 1, 1 + 1, 1 + 1]  # the runs and one stage switch each
+    assert axes.shape == (3, 2) and [ax.get_ylabel() for ax in axes[:, 0]] == ["z = 8", "z = 16", ""]
+    assert [len(ax.get_lines()) for ax in axes[:, 1]] == [2 + 1, 1 + 1, 1 + 1]  # the runs and one stage switch each
     (legend,) = axes[0, 0].figure.legends
     assert [t.get_text() for t in legend.get_texts()] == ["DSAE", "TS-DSAE w/o reg", "TS-DSAE", "my own run"]
     plt.close("all")

@@ -263,50 +263,50 @@ def plot_f1_over_epochs(metrics: Mapping[str, Sequence[Mapping]], stage1_epochs:
 
 
 def plot_training_curves(curves: Mapping[str, Sequence[Mapping]], axes: np.ndarray | None = None) -> np.ndarray:
-    """Validation reconstruction (log scale, top row) and post-global swap F1 (bottom row) against
-    epochs, one line per run and one column per z (notebook 08, ``tsdsae report``).
+    """Validation reconstruction (log scale, left) and post-global swap F1 (right) against epochs,
+    one line per run and one row per z (notebook 08, ``tsdsae report``).
 
     ``curves`` maps a run label to its ``metrics.jsonl`` records. A label named as
     :func:`~tsdsae.runs.run_name` names them (``ts-dsae-z16-…``) gives the run's method, whose
-    colour its line takes and whose name the legend shows once, and its z, whose column it joins;
-    the dashed lines mark the epochs where runs switch to stage 2. ``axes``: a 2 × (number of z)
+    colour its line takes and whose name the legend shows once, and its z, whose row it joins;
+    the dashed lines mark the epochs where runs switch to stage 2. ``axes``: a (number of z) × 2
     array of axes to draw into.
     """
-    columns: dict[int | None, dict[str, Sequence[Mapping]]] = {}
+    rows: dict[int | None, dict[str, Sequence[Mapping]]] = {}
     for label, lines in curves.items():
         z = re.search(r"-z(\d+)-", label)
-        columns.setdefault(int(z[1]) if z else None, {})[label] = lines
-    zs = sorted(columns, key=lambda z: (z is None, z or 0))
+        rows.setdefault(int(z[1]) if z else None, {})[label] = lines
+    zs = sorted(rows, key=lambda z: (z is None, z or 0))
     if axes is None:
-        _, axes = plt.subplots(2, len(zs), figsize=(1.5 + 3.6 * len(zs) if len(zs) > 1 else 7.5, 5.6),
-                               sharex=True, sharey="row", squeeze=False)
-    axes = np.asarray(axes).reshape(2, len(zs))
-    for (top, bottom), z in zip(axes.T, zs, strict=True):
-        for label, lines in columns[z].items():
+        _, axes = plt.subplots(len(zs), 2, figsize=(8, 0.9 + 2.5 * len(zs)), sharex=True, sharey="col",
+                               squeeze=False)
+    axes = np.asarray(axes).reshape(len(zs), 2)
+    for (rec, f1), z in zip(axes, zs, strict=True):
+        for label, lines in rows[z].items():
             method = _method_of(label)
             colour = METHOD_COLOURS.get(method)
-            top.plot([m["epoch"] + 1 for m in lines], [m["val"]["rec"] for m in lines], lw=1.1, color=colour,
+            rec.plot([m["epoch"] + 1 for m in lines], [m["val"]["rec"] for m in lines], lw=1.1, color=colour,
                      label=METHOD_LABELS.get(method, label), alpha=0.8)
             tracked = [m for m in lines if "swap_f1" in m]
-            bottom.plot([m["epoch"] + 1 for m in tracked], [m["swap_f1"]["post_global"] for m in tracked], lw=1.1,
-                        marker=".", ms=3, color=colour, alpha=0.8)
-        for switch in {next((m["epoch"] for m in lines if m["stage"] == 2), 0) for lines in columns[z].values()} - {0}:
-            for ax in (top, bottom):
+            f1.plot([m["epoch"] + 1 for m in tracked], [m["swap_f1"]["post_global"] for m in tracked], lw=1.1,
+                    marker=".", ms=3, color=colour, alpha=0.8)
+        for switch in {next((m["epoch"] for m in lines if m["stage"] == 2), 0) for lines in rows[z].values()} - {0}:
+            for ax in (rec, f1):
                 ax.axvline(switch, color="0.5", ls="--", lw=0.8)
-        if z is not None:
-            top.set_title(f"z = {z}")
-        top.set_yscale("log")
-        bottom.set_ylim(-0.03, 1.05)
-        bottom.set_xlabel("epoch")
-    axes[0, 0].set_ylabel("validation reconstruction")
-    axes[1, 0].set_ylabel("post-global swap F1")
+        rec.set_yscale("log")
+        rec.set_ylabel("" if z is None else f"z = {z}", rotation=0, ha="right", va="center", fontsize=11)
+        f1.set_ylim(-0.03, 1.05)
+    axes[0, 0].set_title("validation reconstruction")
+    axes[0, 1].set_title("post-global swap F1")
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
     legend = {}
-    for ax in axes[0]:
+    for ax in axes[:, 0]:
         legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
     order = [METHOD_LABELS[m] for m in METHOD_COLOURS]  # methods in the paper's order, other labels after
     labels = sorted(legend, key=lambda k: order.index(k) if k in order else len(order))
     axes[0, 0].figure.legend([legend[k] for k in labels], labels, loc="outside lower center",
-                             ncols=min(len(labels), 4), frameon=False, fontsize=8)
+                             ncols=min(len(labels), 4), frameon=False, fontsize=9)
     return axes
 
 
