@@ -247,6 +247,7 @@ def test_regulariser_ratios_divide_the_means():
     ts = [{"r1": 0.01, "r2": 0.1, "r3": 0.02, "r4": 1.0}, {"r1": 0.03, "r2": 0.1, "r3": 0.02, "r4": 1.0}]
     base = [{"r1": 2.0, "r2": 0.4, "r3": 0.02, "r4": 0.5}]
     assert regulariser_ratios(ts, base) == "R1 0.01×, R2 0.25×, R3 1×, R4 2×"
+    assert regulariser_ratios(ts, [{**base[0], "r3": 0.0}]) == "R1 0.01×, R2 0.25×, R3 —, R4 2×"
 
 
 def test_plateau_table_finds_where_a_curve_levels_off():

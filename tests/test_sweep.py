@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from tsdsae.cli import main
-from tsdsae.config import Config
+from tsdsae.config import DECODERS, ENCODERS, METHODS, Config
 from tsdsae.errors import TsdsaeError
 from tsdsae.evaluation.swap import track_swap_f1
-from tsdsae.runs import read_metrics
+from tsdsae.runs import parse_run_name, read_metrics, run_name
 from tsdsae.sweep import STATES, Sweep, run_sweep, sweep_status
 from tsdsae.tables import status_line
 from tsdsae.training import train
@@ -38,6 +38,17 @@ def test_the_grid_expands_to_validated_configs(tmp_path, small_dataset):
     assert {(c.train.method, c.model.z_dim, c.train.seed) for c, _ in points} == {
         (m, z, s) for m in ("dsae", "ts-dsae") for z in (4, 8) for s in (0, 1)}
     assert all(c.train.max_epochs == 2 and c.data.n_melodies == 24 for c, _ in points)
+
+
+def test_run_names_parse_back_to_what_named_them():
+    for method, encoder, decoder in ((m, e, d) for m in METHODS for e in ENCODERS for d in DECODERS):
+        cfg = Config.from_dict({"train": {"method": method, "seed": 12}, "model": {"z_dim": 64, "encoder": encoder,
+                                                                                   "decoder": decoder}})
+        assert parse_run_name(run_name(cfg)) == {"method": method, "z_dim": 64, "encoder": encoder,
+                                                 "decoder": decoder, "seed": 12}
+    for other in ("ts-dsae", "ts-dsae-z16-factorised-framewise", "vae-z16-factorised-framewise-seed0",
+                  "ts-dsae-z16-factorised-framewise-seed0-old", "ts-dsae-zx-full-framewise-seed0"):
+        assert parse_run_name(other) is None
 
 
 def test_local_sweep_runs_resumes_and_skips(tmp_path, small_dataset, capsys):

@@ -7,7 +7,6 @@ every function takes an optional ``ax`` and returns it, so figures compose.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from .data.melodies import FACTOR_SIZES, FACTORS, N_BARS, SLOTS_PER_BAR, TONICS,
 from .evaluation.swap import DECODED, SWAP_KINDS
 from .io import atomic_path
 from .methods import ALL, METHOD_LABELS, REGISTRY
+from .runs import parse_run_name
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -274,8 +274,8 @@ def plot_training_curves(curves: Mapping[str, Sequence[Mapping]], axes: np.ndarr
     """
     rows: dict[int | None, dict[str, Sequence[Mapping]]] = {}
     for label, lines in curves.items():
-        z = re.search(r"-z(\d+)-", label)
-        rows.setdefault(int(z[1]) if z else None, {})[label] = lines
+        parts = parse_run_name(label)
+        rows.setdefault(parts and parts["z_dim"], {})[label] = lines
     zs = sorted(rows, key=lambda z: (z is None, z or 0))
     if axes is None:
         _, axes = plt.subplots(len(zs), 2, figsize=(8, 0.9 + 2.5 * len(zs)), sharex=True, sharey="col",

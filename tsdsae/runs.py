@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,7 @@ from typing import Any
 import torch
 
 from . import __version__
-from .config import Config
+from .config import DECODERS, ENCODERS, METHODS, Config
 from .device import machine_description
 from .errors import TsdsaeError
 from .io import atomic_path, write_text_atomic
@@ -51,6 +52,19 @@ def run_name(cfg: Config) -> str:
     """The conventional folder name of a run: method, z size, variants and seed."""
     return (f"{cfg.train.method}-z{cfg.model.z_dim}-{cfg.model.encoder}-{cfg.model.decoder}"
             f"-seed{cfg.train.seed}")
+
+
+_RUN_NAME = re.compile(rf"({'|'.join(METHODS)})-z(\d+)-({'|'.join(ENCODERS)})-({'|'.join(DECODERS)})-seed(\d+)")
+
+
+def parse_run_name(name: str) -> dict[str, Any] | None:
+    """The inverse of :func:`run_name`: ``{"method", "z_dim", "encoder", "decoder", "seed"}`` of a
+    conventional folder name (``"ts-dsae-z16-factorised-framewise-seed0"``), or None for another name."""
+    match = _RUN_NAME.fullmatch(name)
+    if match is None:
+        return None
+    method, z, encoder, decoder, seed = match.groups()
+    return {"method": method, "z_dim": int(z), "encoder": encoder, "decoder": decoder, "seed": int(seed)}
 
 
 def save_checkpoint(path: Path, cfg: Config, model: DSAE, snapshot: GlobalEncoder | None,

@@ -113,9 +113,9 @@ def regulariser_table(values: Mapping[str, Mapping[str, float]]) -> str:
 def regulariser_ratios(values: Sequence[Mapping[str, float]], baseline: Sequence[Mapping[str, float]]) -> str:
     """"R1 0.0079×, R2 0.25×, R3 0.007×, R4 0.24×": each term's mean over ``values`` as a multiple of
     its mean over ``baseline`` (lists of :func:`~tsdsae.evaluation.swap.regulariser_values`; TS-DSAE
-    against TS-DSAE w/o reg in notebooks 04 and 08)."""
-    return ", ".join(f"{k.upper()} {np.mean([v[k] for v in values]) / np.mean([b[k] for b in baseline]):.2g}×"
-                     for k in REGULARISER_TERMS)
+    against TS-DSAE w/o reg in notebooks 04 and 08). A term whose baseline mean is 0 reads "—"."""
+    means = {k: (np.mean([v[k] for v in values]), np.mean([b[k] for b in baseline])) for k in REGULARISER_TERMS}
+    return ", ".join(f"{k.upper()} {a / b:.2g}×" if b else f"{k.upper()} —" for k, (a, b) in means.items())
 
 
 def octave_table(result: Mapping[str, Mapping[str, float]]) -> str:
