@@ -165,7 +165,7 @@ def quality_table(rows: Sequence[Mapping[str, Any]]) -> str:
     for label, z, sel in grid_cells(rows):
         rpa = [np.mean([r["rpa"]["vs_resynthesised_input"][k] for r in sel]) for k, _ in SWAP_KINDS]
         fad = np.mean([r["fad"]["reconstruction_vs_input"] for r in sel])
-        lines.append([label, z, len(sel), *(f"{x:.2f}" for x in rpa), f"{fad:.1f}"])
+        lines.append([label, z, len(sel), *(f"{x:.2f}" for x in rpa), f"{fad:.2f}" if fad < 10 else f"{fad:.1f}"])
     return markdown(["method", "z", "runs", "RPA pre-swap", "RPA post-global (vs i)", "RPA post-local (vs j)", "FAD"],
                     lines)
 
