@@ -211,6 +211,19 @@ def test_cost_table_gives_processor_minutes_where_runs_record_them():
     assert "processor" not in cost_table([run("dsae", 600)])  # no run records it: no column
 
 
+def test_quality_table_keeps_two_decimals_of_a_small_fad():
+    from tsdsae.tables import quality_table
+
+    def run(method, fad):
+        rpa = {"pre": 0.85, "post_global": 0.8, "post_local": 0.79}
+        return {"method": method, "z_dim": 16, "rpa": {"vs_resynthesised_input": rpa},
+                "fad": {"reconstruction_vs_input": fad}}
+
+    lines = quality_table([run("dsae", 0.566), run("dsae", 0.574), run("ts-dsae", 23.66)]).splitlines()
+    assert lines[2] == "| DSAE | 16 | 2 | 0.85 | 0.80 | 0.79 | 0.57 |"
+    assert lines[3] == "| TS-DSAE | 16 | 1 | 0.85 | 0.80 | 0.79 | 23.7 |"
+
+
 def test_paper_table_sets_each_cell_of_our_grid_beside_the_paper():
     from tsdsae.paper import POST_GLOBAL_F1
     from tsdsae.tables import paper_table
