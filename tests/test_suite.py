@@ -231,12 +231,13 @@ def test_paper_table_sets_each_cell_of_our_grid_beside_the_paper():
     def run(method, z, post):
         return {"method": method, "z_dim": z, "swap_f1": {"pre": 1.0, "post_global": post}}
 
-    rows = [run("dsae-f", 32, 0.4), run("dsae-f", 32, 1.0), run("ts-dsae", 32, 1.0), run("ts-dsae", 32, 1.0)]
+    rows = [run("dsae-f", 32, 0.4), run("dsae-f", 32, 0.8), run("dsae-f", 32, 1.0), run("ts-dsae", 32, 1.0),
+            run("ts-dsae", 32, 1.0)]
     lines = paper_table(rows).splitlines()
     assert len(lines) == 4  # header, rule, one row per (method, z) that has runs
     paper = f"{POST_GLOBAL_F1['dsae-f'][32]:.2f} (wide)"
-    assert lines[2] == f"| DSAE-f | 32 | 2 | 1.00 | 1.00 | {paper} | 0.70 (0.40–1.00) | 1 |"
-    assert lines[3] == "| TS-DSAE | 32 | 2 | 1.00 | 1.00 | 1.00 (tight) | 1.00 | 0 |"
+    assert lines[2] == f"| DSAE-f | 32 | 3 | 1.00 | 1.00 | {paper} | 0.73 (0.40–1.00) | 2 / 1 |"
+    assert lines[3] == "| TS-DSAE | 32 | 2 | 1.00 | 1.00 | 1.00 (tight) | 1.00 | 0 / 0 |"
 
 
 def test_regulariser_grid_table_averages_the_seeds_of_a_cell():
