@@ -27,6 +27,10 @@ def test_there_are_notebooks():
 def test_notebook_hygiene(path):
     nb = json.loads(path.read_text())
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    ids = [cell.get("id", "") for cell in nb["cells"]]
+    if (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5):  # cell ids are required from nbformat 4.5 on
+        assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", i) for i in ids), f"{path.name}: a cell without a valid id"
+        assert len(set(ids)) == len(ids), f"{path.name}: two cells share an id"
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [], f"{path.name}: commit notebooks with outputs stripped"
