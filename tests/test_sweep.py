@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -66,6 +67,36 @@ def test_local_sweep_runs_resumes_and_skips(tmp_path, small_dataset, capsys):
     assert [m["epoch"] for m in read_metrics(dir_ts)] == [0, 1]  # resumed, not restarted
     assert run_sweep(sweep, progress=False) == []                 # everything finished: skipped
     assert "2 of 2 runs done; nothing left to train;" in status_line(sweep_status(sweep), STATES)
+
+
+def test_only_runs_the_points_it_names(tmp_path, small_dataset, capsys):
+    path = _sweep_file(tmp_path, small_dataset)
+    assert main(["sweep", str(path), "--workers", "1", "--no-progress", "--only", "ts-dsae-*"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs_run"] == 1
+    trained = {d.name for _, d in Sweep.from_file(path).configs() if (d / "result.json").is_file()}
+    assert trained == {"ts-dsae-z4-factorised-framewise-seed0"}
+    assert main(["sweep", str(path), "--no-progress", "--only", "ts-dsae-*", "vae-*"]) == 2
+    err = capsys.readouterr().err
+    assert "--only 'vae-*' matches no run" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_run_another_process_holds_is_left_to_it(tmp_path, small_dataset, capsys):
+    path = _sweep_file(tmp_path, small_dataset)
+    (_, held), = [(c, d) for c, d in Sweep.from_file(path).configs() if c.train.method == "dsae"]
+    held.mkdir(parents=True)
+    other = subprocess.Popen(["sleep", "60"])  # a living process that holds the folder, as a second sweep would
+    try:
+        (held / ".lock").write_text(str(other.pid))
+        assert main(["sweep", str(path), "--workers", "1", "--no-progress"]) == 0
+    finally:
+        other.kill()
+        other.wait()
+    out = json.loads(capsys.readouterr().out)
+    assert out["runs_run"] == 1 and len(out["left_to_other_processes"]) == 1
+    assert f"being trained by process {other.pid}" in out["left_to_other_processes"][0]
+    assert not (held / "result.json").exists()
+    assert main(["sweep", str(path), "--workers", "1", "--no-progress"]) == 0  # its holder is gone: taken over
+    assert json.loads(capsys.readouterr().out)["runs_run"] == 1 and (held / "result.json").is_file()
 
 
 def test_ray_sweep_on_a_local_instance(tmp_path, small_dataset, monkeypatch):

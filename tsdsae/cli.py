@@ -112,8 +112,10 @@ def _sweep(args: argparse.Namespace) -> None:
     if args.no_evaluate:
         sweep.evaluate = False
     results = run_sweep(sweep, executor=args.executor, workers=args.workers, address=args.address,
-                        progress=not args.no_progress)
-    print(json.dumps({"out": sweep.out, "runs_run": len(results)}, indent=2))
+                        progress=not args.no_progress, only=args.only)
+    busy = [r["busy"] for r in results if "busy" in r]
+    print(json.dumps({"out": sweep.out, "runs_run": len(results) - len(busy), "left_to_other_processes": busy},
+                     indent=2))
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -204,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     w.add_argument("--quick", action="store_true", help="quick mode (as TSDSAE_QUICK=1)")
     w.add_argument("--no-evaluate", action="store_true", help="train only")
+    w.add_argument("--only", nargs="+", metavar="PATTERN",
+                   help="run only the points whose run names match (shell-style, e.g. 'ts-dsae-z16-*')")
     w.add_argument("--status", action="store_true",
                    help="print where each run stands and the training left; train nothing")
     w.add_argument("--no-progress", action="store_true")

@@ -14,3 +14,7 @@ class TsdsaeError(ValueError):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+class FolderBusyError(TsdsaeError):
+    """Another living process holds the folder (:func:`tsdsae.io.folder_lock`): a sweep skips it."""

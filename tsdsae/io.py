@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import TsdsaeError
+from .errors import FolderBusyError
 
 
 @contextmanager
@@ -123,7 +123,7 @@ def folder_lock(folder: str | os.PathLike, what: str = "used") -> Iterator[None]
         except FileExistsError:
             holder = lock_holder(folder)
             if holder is not None and holder != os.getpid():
-                raise TsdsaeError(f"{folder} is being {what} by process {holder}: wait for it to end, "
+                raise FolderBusyError(f"{folder} is being {what} by process {holder}: wait for it to end, "
                                   f"or stop it (kill {holder})") from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue

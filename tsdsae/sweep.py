@@ -16,13 +16,17 @@ Every run is independent and resumable: a finished run (``result.json`` and, if
 asked, ``evaluation.json`` and ``probing.json``) is skipped, an unfinished one resumes from its
 ``last.pt``. The local executor runs one process per core with one thread each
 (small models train faster side by side than one at a time on several threads);
-``--executor ray --address HOST:PORT`` sends the same jobs to a Ray cluster.
+``--executor ray --address HOST:PORT`` sends the same jobs to a Ray cluster. ``--only PATTERN``
+runs the points whose run names match (shell-style, e.g. ``'ts-dsae-z16-*'``), so a long run can
+start before the grid reaches it; a run that another process is training or evaluating is
+skipped, so several sweeps of one file share its runs without stepping on each other.
 :func:`sweep_status` (``tsdsae sweep FILE --status``) says where each run stands and how much
 training is left, from the run folders alone.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import json
 import os
@@ -41,11 +45,11 @@ from tqdm.auto import tqdm
 from .config import METHODS, Config, load_preset
 from .data import build_dataset
 from .device import machine_description, torch_threads
-from .errors import TsdsaeError
+from .errors import FolderBusyError, TsdsaeError
 from .evaluation.probing import probe_run
 from .evaluation.suite import evaluate_run
 from .evaluation.swap import track_swap_f1
-from .io import die_with_parent, lock_holder
+from .io import die_with_parent, folder_lock, lock_holder
 from .methods import get_method, stage_plan
 from .plotting import save_evaluation_figure
 from .runs import read_metrics, run_name
@@ -197,32 +201,53 @@ def _state(run_dir: Path, metrics: list[dict[str, Any]], evaluate: bool) -> str:
 
 def run_job(cfg_dict: dict[str, Any], run_dir: str, track_swap_every: int, evaluate: bool,
             cache_dir: str | None = None, threads: int = 1) -> dict[str, Any]:
-    """Train (or resume) one run and evaluate it: the unit of work of every executor."""
+    """Train (or resume) one run and evaluate it: the unit of work of every executor. A run that
+    another living process holds (training or evaluating it) is left to it: ``{"run_dir", "busy"}``."""
+    run = Path(run_dir)
     with torch_threads(threads):
         cfg = Config.from_dict(cfg_dict)
         started = time.perf_counter()
         ds = build_dataset(cfg.data, cfg.features, cache_dir=cache_dir, workers=1, progress=False)
         out: dict[str, Any] = {"run_dir": run_dir}
-        if not (Path(run_dir) / "result.json").is_file():  # committed runs keep no last.pt: never retrain them
-            res = train(cfg, run_dir, ds, progress=False, track_every=track_swap_every,
-                        trackers={"swap_f1": track_swap_f1(cfg.eval.seed)})
-            out |= {k: v for k, v in res.outcome().items() if k in ("epochs", "train_seconds", "train_cpu_seconds")}
-        if evaluate and not (Path(run_dir) / "evaluation.json").is_file():
-            result = evaluate_run(run_dir, dataset=ds, progress=False)
-            save_evaluation_figure(run_dir, result)
-            out["swap_f1"] = result["swap_f1"]
-        if evaluate and not (Path(run_dir) / "probing.json").is_file():
-            probe_run(run_dir, dataset=ds)
+        try:
+            if not (run / "result.json").is_file():  # committed runs keep no last.pt: never retrain them
+                res = train(cfg, run_dir, ds, progress=False, track_every=track_swap_every,
+                            trackers={"swap_f1": track_swap_f1(cfg.eval.seed)})
+                out |= {k: v for k, v in res.outcome().items()
+                        if k in ("epochs", "train_seconds", "train_cpu_seconds")}
+            if evaluate and not run_is_done(run, evaluate):
+                with folder_lock(run, "evaluated"):
+                    if not (run / "evaluation.json").is_file():
+                        result = evaluate_run(run_dir, dataset=ds, progress=False)
+                        save_evaluation_figure(run_dir, result)
+                        out["swap_f1"] = result["swap_f1"]
+                    if not (run / "probing.json").is_file():
+                        probe_run(run_dir, dataset=ds)
+        except FolderBusyError as e:
+            return {"run_dir": run_dir, "busy": str(e)}
         out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
 
+def select(points: list[tuple[Config, Path]], only: list[str] | None) -> list[tuple[Config, Path]]:
+    """The points whose run names match any of the shell-style patterns ``only`` (all when None);
+    a one-line error for a pattern that matches none of them."""
+    if only is None:
+        return points
+    for pattern in only:
+        if not any(fnmatch.fnmatchcase(d.name, pattern) for _, d in points):
+            raise TsdsaeError(f"--only {pattern!r} matches no run of this sweep; its runs are named like "
+                              f"{points[0][1].name}")
+    return [(c, d) for c, d in points if any(fnmatch.fnmatchcase(d.name, p) for p in only)]
+
+
 def run_sweep(sweep: Sweep, *, executor: str = "local", workers: int | None = None,
-              address: str | None = None, progress: bool = True) -> list[dict[str, Any]]:
-    """Run every unfinished point of ``sweep``; return one summary per run that was run."""
+              address: str | None = None, progress: bool = True, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run every unfinished point of ``sweep`` (of those whose names match ``only``: :func:`select`);
+    return one summary per run that was run, ``busy`` for one that another process held."""
     if executor not in EXECUTORS:
         raise TsdsaeError(f"unknown executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
-    points = list(sweep.configs())
+    points = select(list(sweep.configs()), only)
     todo = [(cfg, d) for cfg, d in points if not run_is_done(d, sweep.evaluate)]
     for cfg in {repr((c.data, c.features)): c for c, _ in todo}.values():  # each cache once, up front
         build_dataset(cfg.data, cfg.features, cache_dir=sweep.cache_dir, progress=progress)
