@@ -124,7 +124,7 @@ def folder_lock(folder: str | os.PathLike, what: str = "used") -> Iterator[None]
             holder = lock_holder(folder)
             if holder is not None and holder != os.getpid():
                 raise FolderBusyError(f"{folder} is being {what} by process {holder}: wait for it to end, "
-                                  f"or stop it (kill {holder})") from None
+                                      f"or stop it (kill {holder})") from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
         with os.fdopen(fd, "w") as f:
