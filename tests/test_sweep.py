@@ -1,5 +1,6 @@
 """``tsdsae sweep``: a tiny grid on local processes and on a local Ray instance; skip and resume."""
 
+import io
 import json
 import os
 import subprocess
@@ -7,13 +8,14 @@ import subprocess
 import numpy as np
 import pytest
 import yaml
+from tqdm.auto import tqdm
 
 from tsdsae.cli import main
 from tsdsae.config import DECODERS, ENCODERS, METHODS, Config
 from tsdsae.errors import TsdsaeError
 from tsdsae.evaluation.swap import track_swap_f1
 from tsdsae.runs import parse_run_name, read_metrics, run_name
-from tsdsae.sweep import STATES, Sweep, run_sweep, sweep_status
+from tsdsae.sweep import STATES, Sweep, count_on_bar, run_sweep, sweep_status
 from tsdsae.tables import status_line
 from tsdsae.training import train
 
@@ -97,6 +99,16 @@ def test_a_run_another_process_holds_is_left_to_it(tmp_path, small_dataset, caps
     assert not (held / "result.json").exists()
     assert main(["sweep", str(path), "--workers", "1", "--no-progress"]) == 0  # its holder is gone: taken over
     assert json.loads(capsys.readouterr().out)["runs_run"] == 1 and (held / "result.json").is_file()
+
+
+def test_the_bar_counts_finished_runs_not_those_left_to_others():
+    out = io.StringIO()
+    bar = tqdm(total=3, initial=1, file=out, desc="sweep")
+    count_on_bar(bar, {"run_dir": "a", "epochs": 2})
+    count_on_bar(bar, {"run_dir": "b", "busy": "b is being trained by process 7"})
+    assert (bar.n, bar.total) == (2, 2)
+    bar.close()
+    assert "2/2" in out.getvalue()
 
 
 def test_ray_sweep_on_a_local_instance(tmp_path, small_dataset, monkeypatch):

@@ -260,11 +260,21 @@ def run_sweep(sweep: Sweep, *, executor: str = "local", workers: int | None = No
                                  initargs=(os.getpid(),)) as pool:
             for fut in as_completed([pool.submit(run_job, *job) for job in jobs]):
                 results.append(fut.result())
-                bar.update()
+                count_on_bar(bar, results[-1])
     else:
         results = _run_ray(jobs, address, bar)
     bar.close()
     return results
+
+
+def count_on_bar(bar: tqdm, result: dict[str, Any]) -> None:
+    """Count a run that :func:`run_job` finished on the sweep's bar; one it left to another process
+    (``busy``) leaves the bar's total instead of counting as done."""
+    if "busy" in result:
+        bar.total -= 1
+        bar.refresh()
+    else:
+        bar.update()
 
 
 def _run_ray(jobs: list[tuple], address: str | None, bar: tqdm) -> list[dict[str, Any]]:
@@ -281,8 +291,9 @@ def _run_ray(jobs: list[tuple], address: str | None, bar: tqdm) -> list[dict[str
         results = []
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            results.extend(ray.get(done))
-            bar.update(len(done))
+            for result in ray.get(done):
+                results.append(result)
+                count_on_bar(bar, result)
         return results
     finally:
         if started_here:
