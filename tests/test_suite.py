@@ -190,6 +190,14 @@ def test_fall_line_names_the_first_check_below_and_the_last():
     assert fall_line([]) == "not tracked"
 
 
+def test_per_kind_lists_the_swap_kinds_in_order():
+    from tsdsae.tables import per_kind
+
+    f1 = {"post_local": 0.341, "encoder": 1.0, "pre": 1.0, "post_global": 0.3287}
+    assert per_kind(f1) == "1.00 / 0.33 / 0.34"
+    assert per_kind(f1, ".3f") == "1.000 / 0.329 / 0.341"
+
+
 def test_below_never_rounds_a_fall_up_to_the_threshold():
     from tsdsae.tables import below
 

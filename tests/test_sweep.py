@@ -36,7 +36,7 @@ def _sweep_file(tmp_path, small_dataset, **extra):
 def test_the_grid_expands_to_validated_configs(tmp_path, small_dataset):
     sweep = Sweep.from_file(_sweep_file(tmp_path, small_dataset, z_dims=[4, 8], seeds=[0, 1]))
     points = list(sweep.configs())
-    assert len(points) == 2 * 2 * 2
+    assert len(points) == 2 * 2 * 2 == sweep.n_runs
     assert len({d for _, d in points}) == 8 and all(d.parent == tmp_path / "runs" for _, d in points)
     assert {(c.train.method, c.model.z_dim, c.train.seed) for c, _ in points} == {
         (m, z, s) for m in ("dsae", "ts-dsae") for z in (4, 8) for s in (0, 1)}

@@ -101,6 +101,11 @@ class Sweep:
             sweep.cache_dir = str((path.parent / sweep.cache_dir).resolve())
         return sweep
 
+    @property
+    def n_runs(self) -> int:
+        """How many runs the grid holds: methods × z sizes × seeds (notebook 08 counts what landed)."""
+        return len(self.methods) * len(self.z_dims) * len(self.seeds)
+
     def configs(self) -> Iterator[tuple[Config, Path]]:
         """Every point of the grid, its validated Config and its run folder, in the order they run:
         by z size (as listed), then seed, then method, so the first z size is complete first."""

@@ -336,6 +336,12 @@ def paper_table(rows: Sequence[Mapping[str, Any]]) -> str:
                      "ours post-global", f"ours below {HELD} / {LOST}"], lines)
 
 
+def per_kind(values: Mapping[str, float], fmt: str = ".2f") -> str:
+    """Values keyed by swap kind (a run's swap F1 or RPA) in ``SWAP_KINDS`` order: pre / post-global /
+    post-local, as "1.00 / 0.33 / 0.34" (notebooks 04 and 08)."""
+    return " / ".join(format(values[k], fmt) for k, _ in SWAP_KINDS)
+
+
 def span(values: Sequence[float], fmt: str = ".2f") -> str:
     """'0.20–0.77', or one number when they all round to it (notebook 08)."""
     lo, hi = format(min(values), fmt), format(max(values), fmt)
