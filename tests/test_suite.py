@@ -179,6 +179,27 @@ def test_training_curves_put_each_z_in_its_own_row_and_name_each_method_once():
     plt.close("all")
 
 
+def test_f1_over_epochs_gives_a_method_one_colour_and_each_of_its_runs_a_line_style():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tsdsae.plotting import METHOD_COLOURS, plot_f1_over_epochs
+
+    run = [{"epoch": e, "swap_f1": {"pre": 1.0, "post_global": 1.0, "post_local": 1.0}} for e in range(0, 40, 10)]
+    axes = plot_f1_over_epochs({"ts-dsae-noreg, seed 0": run, "ts-dsae-noreg, seed 1": run, "ts-dsae": run,
+                                "my own run": run})
+    lines = axes[1].get_lines()[:4]
+    assert [line.get_linestyle() for line in lines] == ["-", "--", "-", "-"]
+    noreg, ts = METHOD_COLOURS["ts-dsae-noreg"], METHOD_COLOURS["ts-dsae"]
+    assert [line.get_color() for line in lines[:3]] == [noreg, noreg, ts]
+    (legend,) = axes[0].figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["TS-DSAE w/o reg, seed 0", "TS-DSAE w/o reg, seed 1",
+                                                          "TS-DSAE", "my own run"]
+    plt.close("all")
+
+
 def test_fall_line_names_the_first_check_below_and_the_last():
     from tsdsae.tables import fall_line, first_below
 

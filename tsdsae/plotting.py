@@ -124,7 +124,9 @@ def plot_factor_histograms(factors: np.ndarray, names: Sequence[str] = FACTORS,
 
 
 #: One fixed colour per method, used by every figure.
-METHOD_COLOURS = {"dsae": PALETTE[5], "dsae-f": PALETTE[3], "ts-dsae-noreg": PALETTE[4], "ts-dsae": PALETTE[0]}
+METHOD_COLOURS = {"dsae": PALETTE[5], "dsae-f": PALETTE[3], "ts-dsae-noreg": PALETTE[2], "ts-dsae": PALETTE[0]}
+#: Line styles of one method's successive runs in a figure (seeds, settings).
+_LINE_STYLES = ("-", "--", "-.", ":")
 
 
 def plot_learning_curves(metrics: Sequence[Mapping], terms: Sequence[str] = ("rec", "kl_z", "kl_v"),
@@ -238,16 +240,21 @@ def plot_f1_over_epochs(metrics: Mapping[str, Sequence[Mapping]], stage1_epochs:
                         axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
     """Swap F1 against epochs (the ``swap_f1`` entries of ``metrics.jsonl``), one line per run label.
 
-    Labels that start with a method name (``"ts-dsae …"``) take that method's colour.
+    Labels that start with a method name (``"ts-dsae"``, ``"ts-dsae, seed 1"``) take that method's
+    colour and show its name in the legend; a method's second, third, … line is dashed, dash-dotted, ….
     """
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(8, 3.2), sharey=True)
+    seen: dict[str | None, int] = {}
     for label, lines in metrics.items():
         tracked = [m for m in lines if "swap_f1" in m]
         method = _method_of(label)
+        style = _LINE_STYLES[seen.get(method, 0) % len(_LINE_STYLES)]
+        seen[method] = seen.get(method, 0) + 1
+        shown = METHOD_LABELS[method] + label[len(method):] if method else label
         for ax, (key, _) in zip(axes, SWAP_KINDS, strict=True):
             ax.plot([m["epoch"] + 1 for m in tracked], [m["swap_f1"][key] for m in tracked], marker=".", lw=1.3,
-                    color=METHOD_COLOURS.get(method), label=METHOD_LABELS.get(label, label), alpha=0.85)
+                    ls=style, color=METHOD_COLOURS.get(method), label=shown, alpha=0.85)
     for ax, (_, name) in zip(axes, SWAP_KINDS, strict=True):
         ax.set_title(name)
         ax.set_xlabel("epoch")
