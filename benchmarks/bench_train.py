@@ -148,7 +148,11 @@ def main() -> None:
         naive = straightforward_loss(model, x, snap_grad).item()
     rel = abs(ours - naive) / abs(naive)
     print(f"TS-DSAE loss: ours {ours:.9f}, straightforward {naive:.9f}, relative difference {rel:.1e}")
-    assert rel < (1e-6 if dev.type == "cpu" else 1e-4)  # GPU kernels may sum in another order
+    # GPU kernels may sum in another order. With full q the re-encoded z is conditioned on a
+    # sampled v, drawn here for both swaps at once and there one swap after the other: the same
+    # maths with other draws, so R2 and R4 agree only in expectation (4e-6 at z = 32, in float64
+    # too; with every sample replaced by its mean the two losses are equal in float64).
+    assert rel < (1e-6 if dev.type == "cpu" and args.encoder == "factorised" else 1e-4)
 
     torch.manual_seed(0)
     model_n = DSAE(cfg).to(dev)
