@@ -179,7 +179,7 @@ def test_training_curves_put_each_z_in_its_own_row_and_name_each_method_once():
     plt.close("all")
 
 
-def test_f1_over_epochs_gives_a_method_one_colour_and_each_of_its_runs_a_line_style():
+def test_f1_over_epochs_gives_a_method_one_colour_each_run_a_line_style_and_later_runs_thinner_lines():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -194,6 +194,8 @@ def test_f1_over_epochs_gives_a_method_one_colour_and_each_of_its_runs_a_line_st
     assert [line.get_linestyle() for line in lines] == ["-", "--", "-", "-"]
     noreg, ts = METHOD_COLOURS["ts-dsae-noreg"], METHOD_COLOURS["ts-dsae"]
     assert [line.get_color() for line in lines[:3]] == [noreg, noreg, ts]
+    widths = [line.get_linewidth() for line in lines]
+    assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]  # coinciding runs show as bands
     (legend,) = axes[0].figure.legends
     assert [t.get_text() for t in legend.get_texts()] == ["TS-DSAE w/o reg, seed 0", "TS-DSAE w/o reg, seed 1",
                                                           "TS-DSAE", "my own run"]

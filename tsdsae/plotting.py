@@ -242,19 +242,22 @@ def plot_f1_over_epochs(metrics: Mapping[str, Sequence[Mapping]], stage1_epochs:
 
     Labels that start with a method name (``"ts-dsae"``, ``"ts-dsae, seed 1"``) take that method's
     colour and show its name in the legend; a method's second, third, … line is dashed, dash-dotted, ….
+    Each line is drawn thinner than the one before it and on top of it, so runs that coincide (all
+    at F1 = 1, say) show as nested bands rather than one line.
     """
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(8, 3.2), sharey=True)
     seen: dict[str | None, int] = {}
-    for label, lines in metrics.items():
+    widths = np.linspace(3.2 if len(metrics) > 1 else 1.3, 1.1, len(metrics))
+    for (label, lines), lw in zip(metrics.items(), widths, strict=True):
         tracked = [m for m in lines if "swap_f1" in m]
         method = _method_of(label)
         style = _LINE_STYLES[seen.get(method, 0) % len(_LINE_STYLES)]
         seen[method] = seen.get(method, 0) + 1
         shown = METHOD_LABELS[method] + label[len(method):] if method else label
         for ax, (key, _) in zip(axes, SWAP_KINDS, strict=True):
-            ax.plot([m["epoch"] + 1 for m in tracked], [m["swap_f1"][key] for m in tracked], marker=".", lw=1.3,
-                    ls=style, color=METHOD_COLOURS.get(method), label=shown, alpha=0.85)
+            ax.plot([m["epoch"] + 1 for m in tracked], [m["swap_f1"][key] for m in tracked], marker=".",
+                    ms=lw + 2, lw=lw, ls=style, color=METHOD_COLOURS.get(method), label=shown)
     for ax, (_, name) in zip(axes, SWAP_KINDS, strict=True):
         ax.set_title(name)
         ax.set_xlabel("epoch")
