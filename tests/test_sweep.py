@@ -71,12 +71,14 @@ def test_local_sweep_runs_resumes_and_skips(tmp_path, small_dataset, capsys):
     assert "2 of 2 runs done; nothing left to train;" in status_line(sweep_status(sweep), STATES)
 
 
-def test_only_runs_the_points_it_names(tmp_path, small_dataset, capsys):
+def test_only_runs_the_points_it_names_with_the_threads_asked_for(tmp_path, small_dataset, capsys):
     path = _sweep_file(tmp_path, small_dataset)
-    assert main(["sweep", str(path), "--workers", "1", "--no-progress", "--only", "ts-dsae-*"]) == 0
+    assert main(["sweep", str(path), "--threads", "2", "--no-progress", "--only", "ts-dsae-*"]) == 0
     assert json.loads(capsys.readouterr().out)["runs_run"] == 1
-    trained = {d.name for _, d in Sweep.from_file(path).configs() if (d / "result.json").is_file()}
-    assert trained == {"ts-dsae-z4-factorised-framewise-seed0"}
+    trained = {d.name: d for _, d in Sweep.from_file(path).configs() if (d / "result.json").is_file()}
+    assert list(trained) == ["ts-dsae-z4-factorised-framewise-seed0"]
+    assert json.loads((trained["ts-dsae-z4-factorised-framewise-seed0"] / "result.json").read_text())[
+        "torch_threads"] == 2
     assert main(["sweep", str(path), "--no-progress", "--only", "ts-dsae-*", "vae-*"]) == 2
     err = capsys.readouterr().err
     assert "--only 'vae-*' matches no run" in err and len(err.strip().splitlines()) == 1
@@ -182,8 +184,10 @@ def test_bad_sweep_files_are_one_line_errors(tmp_path, small_dataset, extra, wor
         list(Sweep.from_file(_sweep_file(tmp_path, small_dataset, **extra)).configs())
 
 
-def test_missing_file_and_unknown_executor(tmp_path, small_dataset):
+def test_missing_file_unknown_executor_and_no_threads(tmp_path, small_dataset):
     with pytest.raises(TsdsaeError, match="sweep file not found"):
         Sweep.from_file(tmp_path / "none.yaml")
     with pytest.raises(TsdsaeError, match="unknown executor"):
         run_sweep(Sweep.from_file(_sweep_file(tmp_path, small_dataset)), executor="slurm")
+    with pytest.raises(TsdsaeError, match="--threads must be at least 1"):
+        run_sweep(Sweep.from_file(_sweep_file(tmp_path, small_dataset)), threads=0)

@@ -112,7 +112,7 @@ def _sweep(args: argparse.Namespace) -> None:
     if args.no_evaluate:
         sweep.evaluate = False
     results = run_sweep(sweep, executor=args.executor, workers=args.workers, address=args.address,
-                        progress=not args.no_progress, only=args.only)
+                        progress=not args.no_progress, only=args.only, threads=args.threads)
     busy = [r["busy"] for r in results if "busy" in r]
     print(json.dumps({"out": sweep.out, "runs_run": len(results) - len(busy), "left_to_other_processes": busy},
                      indent=2))
@@ -202,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("config", help="a sweep file (YAML), e.g. results/cpu/sweep.yaml")
     w.add_argument("--executor", default="local", choices=("local", "ray"),
                    help="local processes (default) or a Ray cluster")
-    w.add_argument("--workers", type=int, help="local processes (default: one per core)")
+    w.add_argument("--workers", type=int, help="local processes (default: one per core, or cores / --threads)")
+    w.add_argument("--threads", type=int, default=1,
+                   help="torch threads per run (default 1; 2 trains a full-q TS-DSAE run 1.6x faster on 2 cores)")
     w.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     w.add_argument("--quick", action="store_true", help="quick mode (as TSDSAE_QUICK=1)")
     w.add_argument("--no-evaluate", action="store_true", help="train only")

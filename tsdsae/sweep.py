@@ -15,7 +15,8 @@ A sweep file (YAML) names a preset and the grid to span::
 Every run is independent and resumable: a finished run (``result.json`` and, if
 asked, ``evaluation.json`` and ``probing.json``) is skipped, an unfinished one resumes from its
 ``last.pt``. The local executor runs one process per core with one thread each
-(small models train faster side by side than one at a time on several threads);
+(small models train faster side by side than one at a time on several threads; ``--threads N``
+gives each run N threads and runs cores / N of them, for a few big runs such as full q);
 ``--executor ray --address HOST:PORT`` sends the same jobs to a Ray cluster. ``--only PATTERN``
 runs the points whose run names match (shell-style, e.g. ``'ts-dsae-z16-*'``), so a long run can
 start before the grid reaches it; a run that another process is training or evaluating is
@@ -247,27 +248,32 @@ def select(points: list[tuple[Config, Path]], only: list[str] | None) -> list[tu
 
 
 def run_sweep(sweep: Sweep, *, executor: str = "local", workers: int | None = None,
-              address: str | None = None, progress: bool = True, only: list[str] | None = None) -> list[dict[str, Any]]:
-    """Run every unfinished point of ``sweep`` (of those whose names match ``only``: :func:`select`);
-    return one summary per run that was run, ``busy`` for one that another process held."""
+              address: str | None = None, progress: bool = True, only: list[str] | None = None,
+              threads: int = 1) -> list[dict[str, Any]]:
+    """Run every unfinished point of ``sweep`` (of those whose names match ``only``: :func:`select`)
+    with ``threads`` torch threads each; return one summary per run that was run, ``busy`` for one
+    that another process held."""
     if executor not in EXECUTORS:
         raise TsdsaeError(f"unknown executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+    if threads < 1:
+        raise TsdsaeError(f"--threads must be at least 1, got {threads}")
     points = select(list(sweep.configs()), only)
     todo = [(cfg, d) for cfg, d in points if not run_is_done(d, sweep.evaluate)]
     for cfg in {repr((c.data, c.features)): c for c, _ in todo}.values():  # each cache once, up front
         build_dataset(cfg.data, cfg.features, cache_dir=sweep.cache_dir, progress=progress)
-    jobs = [(cfg.to_dict(), str(d), sweep.track_swap_every, sweep.evaluate, sweep.cache_dir) for cfg, d in todo]
+    jobs = [(cfg.to_dict(), str(d), sweep.track_swap_every, sweep.evaluate, sweep.cache_dir, threads)
+            for cfg, d in todo]
     bar = tqdm(total=len(points), initial=len(points) - len(todo), desc="sweep", unit="run", disable=not progress)
     results: list[dict[str, Any]] = []
     if executor == "local":
-        n = workers or os.cpu_count() or 1
+        n = workers or max(1, (os.cpu_count() or 1) // threads)
         with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=die_with_parent,
                                  initargs=(os.getpid(),)) as pool:
             for fut in as_completed([pool.submit(run_job, *job) for job in jobs]):
                 results.append(fut.result())
                 count_on_bar(bar, results[-1])
     else:
-        results = _run_ray(jobs, address, bar)
+        results = _run_ray(jobs, address, bar, threads)
     bar.close()
     return results
 
@@ -282,7 +288,7 @@ def count_on_bar(bar: tqdm, result: dict[str, Any]) -> None:
         bar.update()
 
 
-def _run_ray(jobs: list[tuple], address: str | None, bar: tqdm) -> list[dict[str, Any]]:
+def _run_ray(jobs: list[tuple], address: str | None, bar: tqdm, threads: int) -> list[dict[str, Any]]:
     try:
         import ray
     except ImportError:
@@ -291,7 +297,7 @@ def _run_ray(jobs: list[tuple], address: str | None, bar: tqdm) -> list[dict[str
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     try:
-        remote = ray.remote(num_cpus=1, max_retries=2)(run_job)
+        remote = ray.remote(num_cpus=threads, max_retries=2)(run_job)
         pending = [remote.remote(*job) for job in jobs]
         results = []
         while pending:
