@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local processes (default) or a Ray cluster")
     w.add_argument("--workers", type=int, help="local processes (default: one per core, or cores / --threads)")
     w.add_argument("--threads", type=int, default=1,
-                   help="torch threads per run (default 1; 2 trains a full-q TS-DSAE run 1.6x faster on 2 cores)")
+                   help="torch threads per run (default 1; benchmarks/README.md: when two pay)")
     w.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     w.add_argument("--quick", action="store_true", help="quick mode (as TSDSAE_QUICK=1)")
     w.add_argument("--no-evaluate", action="store_true", help="train only")
